@@ -1,0 +1,5 @@
+"""Entry point for ``python -m agentapp``."""
+
+from agentapp.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+RunsDir = Annotated[
+    Path | None,
+    typer.Option("--runs-dir", help="Where runs live (default: $AGENTAPP_RUNS or ./runs).",
+                 show_default=False),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a setting: key=value (repeatable).", show_default=False),
+]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def overrides(pairs: list[str] | None) -> dict[str, str]:
+    from agentapp.params import parse_assignments
+
+    return parse_assignments(pairs or [])
+
+
+def load_agent(ref: str, runs_dir: Path | None, set_pairs: list[str] | None = None,
+               prefer_best: bool = True):
+    """Resolve ``RUN|CHECKPOINT|last`` and rebuild its agent on the CPU.
+
+    Returns ``(checkpoint path, checkpoint dict, agent, game, game params)``.
+    """
+    from agentapp import checkpoints, runs
+    from agentapp.engine.plan import restore_agent
+
+    path = runs.resolve_checkpoint(ref, runs.runs_root(runs_dir), prefer_best)
+    ckpt = checkpoints.load(path)
+    agent, game, params = restore_agent(ckpt, overrides(set_pairs))
+    return path, ckpt, agent, game, params

@@ -1,0 +1,122 @@
+"""``agentapp train``: train an agent, showing progress, and say where the run is.
+
+Ctrl+C or SIGTERM ask the loop to save and stop (exit 130 / 143); a second Ctrl+C exits at once,
+which is safe because checkpoints are only ever replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agentapp.cli import app
+from agentapp.cli.common import RunsDir, SetOption, fmt, overrides
+
+EXIT_CODES = {"budget": 0, "converged": 0, "target": 0, "interrupted": 130, "terminated": 143,
+              "failed": 3}
+
+
+@contextlib.contextmanager
+def _signals_stop(control) -> Iterator[None]:
+    """Route SIGINT / SIGTERM to ``control.stop``; a second SIGINT interrupts immediately."""
+
+    def on_sigint(signum, frame):
+        if control.stop_reason:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        control.stop("interrupted")
+
+    def on_sigterm(signum, frame):
+        control.stop("terminated")
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (e.g. under a test runner's thread)
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@app.command("train")
+def train_command(
+    game: Annotated[str, typer.Argument(help="Game to train on (see `agentapp list`).")],
+    algo: Annotated[str | None, typer.Option("--algo", "-a", help="Method (default: the "
+                    "game's default).", show_default=False)] = None,
+    steps: Annotated[int | None, typer.Option(help="Total agent steps (sweeps for planning); "
+                     "default: the preset's budget.", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: random, recorded "
+                    "in config.json).", show_default=False)] = None,
+    envs: Annotated[int, typer.Option(help="Parallel environments.")] = 1,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:<i>.")] = "auto",
+    set_: SetOption = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN (in place), a "
+                      "CHECKPOINT (as a new run) or `last`.", show_default=False)] = None,
+    headless: Annotated[bool, typer.Option(help="Plain progress instead of the dashboard.")] = False,
+    save_every: Annotated[int | None, typer.Option(help="Checkpoint every N steps.",
+                          show_default=False)] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Evaluate every N steps.",
+                          show_default=False)] = None,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes per evaluation.")] = 10,
+    target_return: Annotated[float | None, typer.Option(help="Stop at the first evaluation "
+                             "whose mean reaches R.", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: the machine's "
+                       "cores).", show_default=False)] = None,
+    keep: Annotated[int, typer.Option(help="How many step_<N>.pt checkpoints to keep.")] = 3,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Train an agent on a game and save it in a run folder."""
+    from agentapp.engine import loop
+    from agentapp.engine.control import Control
+    from agentapp.engine.plan import RunConfig, prepare
+    from agentapp.engine.sinks import default_sinks
+
+    config = RunConfig(
+        game=game, algo=algo, steps=steps, seed=seed, envs=envs, device=device,
+        overrides=overrides(set_), save_every=save_every, eval_every=eval_every,
+        eval_episodes=eval_episodes, target_return=target_return, threads=threads,
+        runs_dir=str(runs_dir) if runs_dir else None, resume=resume, keep_checkpoints=keep,
+    )
+    plan = prepare(config)
+    from agentapp.cli.progress import HeadlessProgress
+
+    console = Console(highlight=False)
+    consumers = [*default_sinks(), HeadlessProgress(console)]
+    control = Control()
+    finished = None
+    with _signals_stop(control):
+        for event in loop.train(plan, control):
+            for consume in consumers:
+                consume(event)
+            if type(event).__name__ == "RunFinished":
+                finished = event
+    assert finished is not None
+    _summarise(console, finished, plan.algo_cls.step_unit, plan.game.id)
+    raise typer.Exit(EXIT_CODES.get(finished.reason, 0))
+
+
+def _summarise(console: Console, done, unit: str, game: str) -> None:
+    verdict = {
+        "budget": "done", "converged": "converged", "target": "target reached",
+        "interrupted": "stopped (Ctrl+C)", "terminated": "stopped (SIGTERM)",
+        "failed": "FAILED",
+    }.get(done.reason, done.reason)
+    evaluation = (f" · final evaluation: mean return {fmt(done.eval_mean)}"
+                  if done.eval_mean is not None else "")
+    detail = f" · {done.detail}" if done.detail else ""
+    console.print(f"{verdict}: {done.step:,} {unit} in {done.elapsed:.1f} s{evaluation}{detail}",
+                  markup=False)
+    if done.reason in ("interrupted", "terminated", "failed"):
+        console.print(f"resume with: agentapp train {game} --resume {done.run_dir}", markup=False)
+    else:
+        console.print(f"watch it: agentapp watch {done.run_dir}", markup=False)
+    console.print(done.run_dir, markup=False, soft_wrap=True)

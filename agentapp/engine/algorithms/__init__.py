@@ -1,0 +1,43 @@
+"""The algorithm registry: ``--algo`` names -> :class:`Algorithm` classes, and which suit a game."""
+
+from __future__ import annotations
+
+from agentapp.engine.algorithms.base import Algorithm, Iteration, TabularView
+from agentapp.engine.algorithms.mc_control import MonteCarloControl
+from agentapp.engine.algorithms.policy_iteration import PolicyIteration
+from agentapp.engine.algorithms.q_learning import QLearning
+from agentapp.engine.algorithms.sarsa import Sarsa
+from agentapp.engine.algorithms.value_iteration import ValueIteration
+from agentapp.errors import UserError, did_you_mean
+from agentapp.games.registry import Game
+
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    cls.name: cls
+    for cls in (ValueIteration, PolicyIteration, QLearning, Sarsa, MonteCarloControl)
+}
+
+
+def get(name: str) -> type[Algorithm]:
+    """The algorithm class for an ``--algo`` name, or UserError with the nearest names."""
+    key = name.strip().lower()
+    if key not in ALGORITHMS:
+        raise UserError(
+            f"unknown algorithm {name!r}{did_you_mean(key, ALGORITHMS)}; see `agentapp list`"
+        )
+    return ALGORITHMS[key]
+
+
+def unsuitable_reason(cls: type[Algorithm], game: Game, params: object = None) -> str | None:
+    """Why *cls* cannot train on *game* with *params* (None when it can)."""
+    missing = cls.requires - game.capabilities(params)
+    if not missing:
+        return None
+    return f"{cls.name} needs a game with {', '.join(sorted(missing))}"
+
+
+def suitable(game: Game, params: object = None) -> list[str]:
+    """Names of the algorithms that can train on *game*."""
+    return [n for n, cls in ALGORITHMS.items() if unsuitable_reason(cls, game, params) is None]
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "Iteration", "TabularView", "get", "suitable"]

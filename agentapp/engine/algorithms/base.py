@@ -1,0 +1,105 @@
+"""What every learning method provides to the training loop, the evaluator and the viewers.
+
+The loop (``engine/loop.py``) owns the budget, control requests, checkpoints and evaluations; an
+:class:`Algorithm` owns its tables or networks, its training environments and its random state, and
+advances training by one small :class:`Iteration` at a time (one sweep, one episode, one rollout and
+update). Keeping the agent apart from the loop (as Dopamine does) lets every method share the same
+resume, evaluation and front-end code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agentapp.games.registry import Game
+
+
+@dataclass
+class Iteration:
+    """What one call of :meth:`Algorithm.train_iteration` did."""
+
+    steps: int
+    """Agent steps consumed (sweeps for planning methods); at least 1 unless ``converged``."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Namespaced scalars: ``losses/td_error``, ``losses/bellman_residual``, ``charts/epsilon``."""
+    episodes: list[tuple[float, int]] = field(default_factory=list)
+    """``(return, length)`` of each training episode that ended during this iteration."""
+    converged: bool = False
+    """True when the method has nothing left to learn (planning reached its tolerance)."""
+
+
+@dataclass(frozen=True)
+class TabularView:
+    """What a tabular agent believes, indexed by observation, for heat maps and ``inspect``."""
+
+    values: np.ndarray
+    """V(o) for each observation o (float array of length n_obs)."""
+    policy: np.ndarray
+    """Greedy action for each observation (int array of length n_obs)."""
+    q: np.ndarray | None = None
+    """Q(o, a) when the method learns action values (n_obs x n_actions)."""
+
+
+class Algorithm(ABC):
+    """One learning method bound to one game."""
+
+    name: ClassVar[str]
+    """The ``--algo`` name (``q-learning``)."""
+    title: ClassVar[str]
+    """Human name (``Q-learning``)."""
+    summary: ClassVar[str]
+    """One line for ``agentapp list``."""
+    Hyperparameters: ClassVar[type]
+    """Frozen settings dataclass (fields declared with ``agentapp.params.setting``)."""
+    requires: ClassVar[frozenset[str]]
+    """Game capabilities the method needs (see ``games/registry.py``)."""
+    step_unit: ClassVar[str] = "steps"
+    """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
+
+    def __init__(
+        self,
+        game: Game,
+        game_params: Any,
+        hp: Any,
+        *,
+        seed: int,
+        budget: int,
+        device: str = "cpu",
+    ) -> None:
+        """``budget`` is the step count schedules anneal over (the budget fixed when the run
+        started, unchanged by a resume that extends the run)."""
+        self.game = game
+        self.game_params = game_params
+        self.hp = hp
+        self.seed = seed
+        self.budget = budget
+        self.device = device
+
+    @abstractmethod
+    def train_iteration(self, max_steps: int) -> Iteration:
+        """Advance training by one small unit of work using at most *max_steps* steps."""
+
+    @abstractmethod
+    def act(self, obs: Any, greedy: bool = True, rng: np.random.Generator | None = None) -> int:
+        """Choose an action for one observation (evaluation and watching). Stochastic choices
+        (``greedy=False``) draw from *rng* so evaluations are reproducible."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: tables or weights as tensors, counters,
+        RNG states, the training environments' state. Plain data and tensors only."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def tabular_view(self) -> TabularView | None:
+        """Values and greedy policy per observation, for tabular methods; None otherwise."""
+        return None
+
+    def close(self) -> None:
+        """Release environments and other resources."""

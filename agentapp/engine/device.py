@@ -1,0 +1,49 @@
+"""Choosing the compute device and the number of threads.
+
+``--device auto`` takes CUDA when torch sees a GPU and the CPU otherwise; naming a CUDA device that
+is not there is bad input. Torch's intra-op threads default to the machine's cores (at most 8): on a
+small machine, more threads than cores make environment stepping and the learner fight.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from agentapp.errors import UserError
+
+_CUDA = re.compile(r"^cuda(:\d+)?$")
+
+
+def resolve_device(spec: str) -> str:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:i`` -> the device string training will use."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "cpu":
+        return "cpu"
+    if spec != "auto" and not _CUDA.match(spec):
+        raise UserError(f"--device {spec}: expected auto, cpu, cuda or cuda:<index>")
+    import torch
+
+    available = torch.cuda.is_available()
+    if spec == "auto":
+        return "cuda" if available else "cpu"
+    index = int(spec.partition(":")[2] or 0)
+    if not available:
+        raise UserError(f"--device {spec}: no CUDA device is available (try --device cpu)")
+    if index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserError(f"--device {spec}: only {count} CUDA device(s) are present")
+    return spec
+
+
+def default_threads() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def configure_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads (when torch is loaded) and return the number used."""
+    count = threads or default_threads()
+    import torch
+
+    torch.set_num_threads(count)
+    return count

@@ -1,0 +1,243 @@
+"""The training loop: ``train(plan, control)`` runs a method on a game and yields events.
+
+The loop owns what every method shares: the step budget, stop / pause / save / evaluate requests,
+checkpoints (``latest``, ``best``, the last K ``step_<N>``), periodic evaluations, ``status.json``
+and the run folder's lock. It knows nothing about how a method learns: it calls
+``Algorithm.train_iteration`` and passes on what comes back as events. Being a generator, it does
+work only while a consumer pulls, so a front end that stops iterating stops training.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentapp import checkpoints, runs
+from agentapp.engine.algorithms.base import Algorithm, Iteration
+from agentapp.engine.control import Control
+from agentapp.engine.device import configure_threads
+from agentapp.engine.evaluate import TRAINING_EVAL_SEED, evaluate
+from agentapp.engine.events import (
+    CheckpointSaved,
+    EpisodeEnded,
+    Event,
+    Message,
+    Metrics,
+    RunFinished,
+    RunStarted,
+)
+from agentapp.engine.plan import Plan, spaces_of
+
+METRICS_INTERVAL = 0.25
+"""Seconds between two Metrics events of a fast method (planners emit one per sweep)."""
+
+
+@dataclass
+class Progress:
+    """Loop counters, saved in every checkpoint so a resumed run carries on where it was."""
+
+    step: int = 0
+    episodes: int = 0
+    elapsed: float = 0.0
+    last_save: int = 0
+    last_eval_step: int = -1
+    last_eval: float | None = None
+    best_eval: float | None = None
+
+
+class _Averager:
+    """Averages the metrics of the iterations between two Metrics events."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        means = {k: self.sums[k] / self.counts[k] for k in self.sums}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+class _Session:
+    """One training session of a run: the agent, its counters and the run folder."""
+
+    def __init__(self, plan: Plan, run_dir: Path, config: dict[str, Any]) -> None:
+        self.plan, self.run_dir, self.config = plan, run_dir, config
+        self.ckpt_dir = run_dir / runs.CHECKPOINTS
+        self.ckpt_dir.mkdir(exist_ok=True)
+        self.spaces = spaces_of(plan.game, plan.game_params)
+        self.agent: Algorithm = plan.algo_cls(
+            plan.game, plan.game_params, plan.hp,
+            seed=plan.seed, budget=plan.schedule_budget, device=plan.device,
+        )
+        self.progress = Progress()
+        if plan.resume_from is not None:
+            self.agent.load_state_dict(plan.resume_from["algorithm"])
+            self.progress = Progress(**plan.resume_from.get("loop", {}))
+            self.progress.step = int(plan.resume_from["step"])
+        self.started = time.monotonic()
+        self.elapsed_before = self.progress.elapsed
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def payload(self) -> dict[str, Any]:
+        self.progress.elapsed = self.elapsed
+        return {
+            "format": checkpoints.FORMAT_VERSION,
+            "game": self.plan.game.id,
+            "algo": self.plan.algo_cls.name,
+            "config": self.config,
+            "spaces": self.spaces,
+            "step": self.progress.step,
+            "loop": dict(self.progress.__dict__),
+            "algorithm": self.agent.state_dict(),
+        }
+
+    def save(self, with_step_file: bool) -> Iterator[Event]:
+        self.progress.last_save = self.progress.step
+        payload = self.payload()
+        path = checkpoints.save(payload, self.ckpt_dir / "latest.pt")
+        yield CheckpointSaved(self.progress.step, str(path), "latest")
+        if with_step_file:
+            step_file = checkpoints.step_path(self.ckpt_dir, self.progress.step)
+            checkpoints.save(payload, step_file)
+            checkpoints.prune_steps(self.ckpt_dir, self.plan.keep_checkpoints)
+            yield CheckpointSaved(self.progress.step, str(step_file), "step")
+        self.write_status("running")
+
+    def evaluate(self) -> Iterator[Event]:
+        plan, p = self.plan, self.progress
+        result = evaluate(
+            self.agent, plan.game, plan.game_params,
+            episodes=plan.eval_episodes, seed=TRAINING_EVAL_SEED, greedy=True,
+        )
+        p.last_eval_step, p.last_eval = p.step, result.mean
+        yield Metrics(p.step, {"eval/mean_return": result.mean, "eval/std_return": result.std})
+        text = f"evaluation at step {p.step}: mean return {result.mean:.3f} ± {result.std:.3f}"
+        yield Message(p.step, text)
+        if p.best_eval is None or result.mean > p.best_eval:
+            p.best_eval = result.mean
+            path = checkpoints.save(self.payload(), self.ckpt_dir / "best.pt")
+            yield CheckpointSaved(p.step, str(path), "best")
+        self.write_status("running")
+
+    def write_status(self, status: str, detail: str = "") -> None:
+        p = self.progress
+        runs.write_json(self.run_dir / runs.STATUS, {
+            "status": status,
+            "steps": p.step,
+            "total_steps": self.plan.total_steps,
+            "episodes": p.episodes,
+            "elapsed": round(self.elapsed, 3),
+            "last_eval": p.last_eval,
+            "best_eval": p.best_eval,
+            "parent": self.plan.parent,
+            "detail": detail,
+            "updated": time.time(),
+        })
+
+
+def _not_finite(values: dict[str, float]) -> str | None:
+    return next((k for k, v in values.items() if not math.isfinite(v)), None)
+
+
+def train(plan: Plan, control: Control | None = None) -> Iterator[Event]:
+    """Run *plan*, yielding events; see the module docstring."""
+    control = control or Control()
+    configure_threads(plan.threads)
+    run_dir = plan.run_dir or runs.new_run_dir(
+        plan.runs_root, plan.game.slug, plan.algo_cls.name
+    )
+    with runs.locked(run_dir):
+        config = plan.config_dict()
+        if plan.run_dir is not None:  # resuming in place keeps the run's creation time
+            previous = runs.read_json(run_dir / runs.CONFIG) or {}
+            config["created"] = previous.get("created", config["created"])
+        runs.write_json(run_dir / runs.CONFIG, config)
+        session = _Session(plan, run_dir, config)
+        try:
+            yield from _run(session, control)
+        finally:
+            session.agent.close()
+
+
+def _run(s: _Session, control: Control) -> Iterator[Event]:
+    plan, p = s.plan, s.progress
+    s.write_status("running")
+    yield RunStarted(str(s.run_dir), s.config, p.step, plan.total_steps, plan.device, s.elapsed)
+    averager, last_emit, emit_step = _Averager(), time.monotonic(), p.step
+    reason, detail = "budget", ""
+    every_iteration = plan.algo_cls.step_unit == "sweeps"
+    while True:
+        if control.stop_reason:
+            reason = control.stop_reason
+            break
+        if control.paused:
+            control.wait_while_paused(0.1)
+            continue
+        if p.step >= plan.total_steps:
+            break
+        it: Iteration = s.agent.train_iteration(plan.total_steps - p.step)
+        p.step += it.steps
+        for ret, length in it.episodes:
+            p.episodes += 1
+            yield EpisodeEnded(p.step, p.episodes, float(ret), int(length))
+        bad = _not_finite(it.metrics)
+        if bad:
+            reason, detail = "failed", f"{bad} became {it.metrics[bad]} at step {p.step}"
+            break
+        averager.add(it.metrics)
+        now = time.monotonic()
+        if every_iteration or now - last_emit >= METRICS_INTERVAL:
+            values = averager.pop()
+            values["charts/sps"] = (p.step - emit_step) / max(now - last_emit, 1e-9)
+            yield Metrics(p.step, values)
+            last_emit, emit_step = now, p.step
+        if it.converged:
+            reason = "converged"
+            break
+        if control.save_requested or p.step - p.last_save >= plan.save_every:
+            control.save_requested = False
+            yield from s.save(with_step_file=True)
+        if control.eval_requested or p.step - max(p.last_eval_step, 0) >= plan.eval_every:
+            control.eval_requested = False
+            yield from s.evaluate()
+            if plan.target_return is not None and p.last_eval >= plan.target_return:
+                reason = "target"
+                break
+    yield from _finish(s, averager, reason, detail)
+
+
+def _finish(s: _Session, averager: _Averager, reason: str, detail: str) -> Iterator[Event]:
+    plan, p = s.plan, s.progress
+    leftover = averager.pop()
+    if leftover:
+        yield Metrics(p.step, leftover)
+    if reason == "failed":
+        s.write_status("failed", detail)
+        yield Message(p.step, f"training failed: {detail}; the last good checkpoint is kept",
+                      "warning")
+        yield RunFinished(p.step, reason, str(s.run_dir), s.elapsed, p.last_eval, detail)
+        return
+    stopped = reason not in ("budget", "converged", "target")
+    if not stopped and p.last_eval_step != p.step:
+        yield from s.evaluate()
+    if p.last_save != p.step or not (s.ckpt_dir / "latest.pt").exists():
+        yield from s.save(with_step_file=not stopped)
+    if reason == "budget" and plan.target_return is not None:
+        detail = f"target return {plan.target_return} not reached within the budget"
+    elif reason == "target":
+        detail = f"target return {plan.target_return} reached"
+    s.write_status("stopped" if stopped else "done", detail)
+    yield RunFinished(p.step, reason, str(s.run_dir), s.elapsed, p.last_eval, detail)

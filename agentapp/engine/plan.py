@@ -1,0 +1,262 @@
+"""From what the user asked (:class:`RunConfig`) to what will run (:class:`Plan`).
+
+:func:`prepare` resolves the game, the method, the preset, ``--set`` overrides, the budget, the
+seed, the device and a ``--resume`` source, and checks all of it before anything is written: every
+problem is a :class:`~agentapp.errors.UserError` raised here, so bad input never touches a run
+folder. :func:`restore_agent` rebuilds a trained agent from a checkpoint for ``eval``, ``watch`` and
+``inspect``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentapp import __version__, checkpoints, presets, runs
+from agentapp.engine import algorithms
+from agentapp.engine.algorithms.base import Algorithm
+from agentapp.engine.device import resolve_device
+from agentapp.errors import UserError
+from agentapp.games import Game, resolve
+from agentapp.params import apply_overrides, as_dict, parse_assignments, split_overrides
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training request, as the CLI or the TUI collects it (None = default)."""
+
+    game: str
+    algo: str | None = None
+    steps: int | None = None
+    seed: int | None = None
+    envs: int = 1
+    device: str = "auto"
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    save_every: int | None = None
+    eval_every: int | None = None
+    eval_episodes: int = 10
+    target_return: float | None = None
+    threads: int | None = None
+    runs_dir: str | None = None
+    resume: str | None = None
+    keep_checkpoints: int = 3
+
+
+@dataclass
+class Plan:
+    """Everything resolved and checked; ``engine.train(plan)`` runs it."""
+
+    game: Game
+    game_params: Any
+    algo_cls: type[Algorithm]
+    hp: Any
+    seed: int
+    total_steps: int
+    schedule_budget: int
+    device: str
+    envs: int
+    save_every: int
+    eval_every: int
+    eval_episodes: int
+    target_return: float | None
+    keep_checkpoints: int
+    threads: int | None
+    runs_root: Path
+    preset_source: str
+    run_dir: Path | None = None
+    """The run folder to continue in place; None for a new run."""
+    resume_from: dict[str, Any] | None = None
+    """The loaded checkpoint a resumed run starts from."""
+    parent: str | None = None
+    """The checkpoint a new run was started from (``--resume`` of a file)."""
+
+    @property
+    def start_step(self) -> int:
+        return int(self.resume_from["step"]) if self.resume_from else 0
+
+    def config_dict(self) -> dict[str, Any]:
+        """The full resolved config, as ``config.json`` stores it."""
+        return {
+            "game": self.game.id,
+            "algo": self.algo_cls.name,
+            "steps": self.total_steps,
+            "step_unit": self.algo_cls.step_unit,
+            "schedule_budget": self.schedule_budget,
+            "seed": self.seed,
+            "device": self.device,
+            "envs": self.envs,
+            "hyperparameters": as_dict(self.hp),
+            "game_params": as_dict(self.game_params),
+            "save_every": self.save_every,
+            "eval_every": self.eval_every,
+            "eval_episodes": self.eval_episodes,
+            "target_return": self.target_return,
+            "keep_checkpoints": self.keep_checkpoints,
+            "threads": self.threads,
+            "preset": self.preset_source,
+            "parent": self.parent,
+            "created": time.time(),
+            "versions": versions(),
+        }
+
+
+def versions() -> dict[str, str]:
+    import gymnasium
+    import numpy
+    import torch
+
+    return {
+        "agentapp": __version__,
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "gymnasium": gymnasium.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def spaces_of(game: Game, params: Any) -> dict[str, str]:
+    """Observation and action spaces, as text, for checking that a checkpoint fits a game."""
+    env = game.make(params)
+    try:
+        return {"observation": str(env.observation_space), "action": str(env.action_space)}
+    finally:
+        env.close()
+
+
+def _positive(name: str, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} {value}: must be at least 1")
+    return value
+
+
+def _settings(cls: type, values: Mapping[str, Any]) -> Any:
+    """Rebuild a settings dataclass from plain data, ignoring fields this version lacks."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    return apply_overrides(cls(), {k: v for k, v in values.items() if k in known})
+
+
+def _resume_source(config: RunConfig, root: Path, game: Game) -> tuple[Path, Path | None]:
+    """``(checkpoint file, run folder to continue in place or None)`` for ``--resume``."""
+    ref = config.resume or ""
+    if ref == "last":
+        algo = algorithms.get(config.algo or game.default_algo).name
+        run = runs.newest_run(root, game.id, algo)
+        return run / runs.CHECKPOINTS / "latest.pt", run
+    as_path = Path(ref)
+    if as_path.is_file():
+        return as_path, None
+    run = runs.find_run(ref, root)
+    latest = run / runs.CHECKPOINTS / "latest.pt"
+    if not latest.is_file():
+        raise UserError(f"--resume {ref}: the run has no latest.pt checkpoint")
+    return latest, run
+
+
+def prepare(config: RunConfig) -> Plan:
+    """Resolve and validate *config*; raise UserError on any bad input."""
+    root = runs.runs_root(config.runs_dir)
+    game = resolve(config.game)
+    for name, value in (
+        ("--steps", config.steps), ("--envs", config.envs), ("--save-every", config.save_every),
+        ("--eval-every", config.eval_every), ("--eval-episodes", config.eval_episodes),
+        ("--threads", config.threads), ("--keep", config.keep_checkpoints),
+    ):
+        _positive(name, value)
+
+    ckpt, run_dir, parent = None, None, None
+    if config.resume:
+        path, run_dir = _resume_source(config, root, game)
+        ckpt = checkpoints.load(path)
+        parent = None if run_dir else str(path.resolve())
+        if ckpt["game"] != game.id:
+            raise UserError(f"--resume: {path} is a {ckpt['game']} agent, not {game.id}")
+        if config.algo and algorithms.get(config.algo).name != ckpt["algo"]:
+            raise UserError(f"--resume: {path} was trained with {ckpt['algo']}, not {config.algo}")
+
+    algo_cls = algorithms.get(ckpt["algo"] if ckpt else (config.algo or game.default_algo))
+    preset = presets.lookup(game.id, game.family, algo_cls.name)
+    hp_over, game_over = split_overrides(
+        parse_assignments([f"{k}={v}" for k, v in config.overrides.items()]),
+        ("hyperparameters", algo_cls.Hyperparameters), ("game", type(game.params)),
+    )
+    if ckpt:
+        saved = ckpt["config"]
+        hp = _settings(algo_cls.Hyperparameters, saved["hyperparameters"])
+        game_params = _settings(type(game.params), saved["game_params"])
+    else:
+        hp = apply_overrides(algo_cls.Hyperparameters(), preset.hyperparameters)
+        game_params = game.params
+    hp = apply_overrides(hp, hp_over)
+    game_params = apply_overrides(game_params, game_over)
+
+    reason = algorithms.unsuitable_reason(algo_cls, game, game_params)
+    if reason:
+        fits = ", ".join(algorithms.suitable(game, game_params)) or "none"
+        raise UserError(f"{reason}; {game.id} suits: {fits}")
+    if config.envs != 1 and not getattr(algo_cls, "supports_envs", False):
+        raise UserError(f"--envs {config.envs}: {algo_cls.name} learns from one environment")
+
+    if ckpt:
+        saved = ckpt["config"]
+        done = int(ckpt["step"])
+        total = config.steps or int(saved["steps"])
+        if total <= done:
+            raise UserError(
+                f"--steps {total}: the run has already done {done} {algo_cls.step_unit}; "
+                f"give a larger budget to extend it"
+            )
+        if config.seed is not None and config.seed != saved["seed"]:
+            raise UserError(f"--seed {config.seed}: a resumed run keeps its seed {saved['seed']}")
+        if spaces_of(game, game_params) != ckpt.get("spaces"):
+            raise UserError("--set: that change alters the observation or action space the "
+                            "checkpoint was trained on")
+        seed, schedule_budget = int(saved["seed"]), int(saved["schedule_budget"])
+        save_every = config.save_every or int(saved["save_every"])
+        eval_every = config.eval_every or int(saved["eval_every"])
+    else:
+        total = config.steps or preset.steps or presets.DEFAULT_STEPS[algo_cls.step_unit]
+        seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
+        schedule_budget = total
+        save_every = config.save_every or preset.save_every or max(1, total // 10)
+        eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
+
+    return Plan(
+        game=game, game_params=game_params, algo_cls=algo_cls, hp=hp, seed=seed,
+        total_steps=total, schedule_budget=schedule_budget, device=resolve_device(config.device),
+        envs=config.envs, save_every=save_every, eval_every=eval_every,
+        eval_episodes=config.eval_episodes, target_return=config.target_return,
+        keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
+        preset_source=preset.source, run_dir=run_dir, resume_from=ckpt, parent=parent,
+    )
+
+
+def restore_agent(ckpt: Mapping[str, Any], overrides: Mapping[str, str] | None = None):
+    """Rebuild the agent stored in a loaded checkpoint: ``(agent, game, game_params)``.
+
+    *overrides* may change game settings for evaluation (``--set slip=0``) when the observation and
+    action spaces stay those the agent was trained on.
+    """
+    game = resolve(ckpt["game"])
+    algo_cls = algorithms.get(ckpt["algo"])
+    saved = ckpt["config"]
+    hp = _settings(algo_cls.Hyperparameters, saved["hyperparameters"])
+    game_params = _settings(type(game.params), saved["game_params"])
+    if overrides:
+        (game_over,) = split_overrides(dict(overrides), ("game", type(game.params)))
+        game_params = apply_overrides(game_params, game_over)
+        if spaces_of(game, game_params) != ckpt.get("spaces"):
+            raise UserError("--set: that change alters the observation or action space the "
+                            "agent was trained on")
+    agent = algo_cls(
+        game, game_params, hp, seed=int(saved["seed"]),
+        budget=int(saved["schedule_budget"]), device="cpu",
+    )
+    agent.load_state_dict(ckpt["algorithm"])
+    return agent, game, game_params
