@@ -50,20 +50,28 @@ class Progress:
 
 
 class _Averager:
-    """Averages the metrics of the iterations between two Metrics events."""
+    """Averages the metrics of the iterations between two Metrics events, and adds the speed
+    (``charts/sps``) since the previous one."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: int) -> None:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.since, self.since_step = time.monotonic(), step
+
+    def due(self) -> bool:
+        return time.monotonic() - self.since >= METRICS_INTERVAL
 
     def add(self, values: dict[str, float]) -> None:
         for key, value in values.items():
             self.sums[key] = self.sums.get(key, 0.0) + float(value)
             self.counts[key] = self.counts.get(key, 0) + 1
 
-    def pop(self) -> dict[str, float]:
+    def pop(self, step: int) -> dict[str, float]:
+        now = time.monotonic()
         means = {k: self.sums[k] / self.counts[k] for k in self.sums}
+        means["charts/sps"] = (step - self.since_step) / max(now - self.since, 1e-9)
         self.sums, self.counts = {}, {}
+        self.since, self.since_step = now, step
         return means
 
 
@@ -176,7 +184,7 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
     plan, p = s.plan, s.progress
     s.write_status("running")
     yield RunStarted(str(s.run_dir), s.config, p.step, plan.total_steps, plan.device, s.elapsed)
-    averager, last_emit, emit_step = _Averager(), time.monotonic(), p.step
+    averager = _Averager(p.step)
     reason, detail = "budget", ""
     every_iteration = plan.algo_cls.step_unit == "sweeps"
     while True:
@@ -198,12 +206,8 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
             reason, detail = "failed", f"{bad} became {it.metrics[bad]} at step {p.step}"
             break
         averager.add(it.metrics)
-        now = time.monotonic()
-        if every_iteration or now - last_emit >= METRICS_INTERVAL:
-            values = averager.pop()
-            values["charts/sps"] = (p.step - emit_step) / max(now - last_emit, 1e-9)
-            yield Metrics(p.step, values)
-            last_emit, emit_step = now, p.step
+        if every_iteration or averager.due():
+            yield Metrics(p.step, averager.pop(p.step))
         if it.converged:
             reason = "converged"
             break
@@ -221,9 +225,8 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
 
 def _finish(s: _Session, averager: _Averager, reason: str, detail: str) -> Iterator[Event]:
     plan, p = s.plan, s.progress
-    leftover = averager.pop()
-    if leftover:
-        yield Metrics(p.step, leftover)
+    if averager.sums:
+        yield Metrics(p.step, averager.pop(p.step))
     if reason == "failed":
         s.write_status("failed", detail)
         yield Message(p.step, f"training failed: {detail}; the last good checkpoint is kept",
