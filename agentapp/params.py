@@ -2,9 +2,9 @@
 
 Algorithm hyperparameters and game parameters are frozen dataclasses whose fields are declared with
 :func:`setting`, which records a help text and the valid range or choices. :func:`apply_overrides`
-turns ``key=value`` strings into a new instance, checking the name (with the nearest valid names when
-it is wrong), the type and the range, and raises :class:`~agentapp.errors.UserError` with one clear
-line otherwise. Front ends read :func:`describe` to show each field with its help.
+turns ``key=value`` strings into a new instance, checking the name (with the nearest valid names
+when it is wrong), the type and the range, and raises :class:`~agentapp.errors.UserError` with one
+clear line otherwise. Front ends read :func:`describe` to show each field with its help.
 """
 
 from __future__ import annotations

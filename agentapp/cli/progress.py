@@ -102,7 +102,8 @@ class HeadlessProgress:
     def figures(self) -> str:
         parts = []
         if self.returns:
-            parts.append(f"return(last {len(self.returns)}) {sum(self.returns) / len(self.returns):.3f}")
+            mean = sum(self.returns) / len(self.returns)
+            parts.append(f"return(last {len(self.returns)}) {mean:.3f}")
         if "eval/mean_return" in self.latest:
             parts.append(f"eval {self.latest['eval/mean_return']:.3f}")
         for key in SHOWN:
@@ -122,7 +123,8 @@ class HeadlessProgress:
         if force or now - self.last_plain >= PLAIN_INTERVAL:
             self.last_plain = now
             share = 100.0 * step / max(self.total, 1)
-            line = f"{step:,}/{self.total:,} {self.unit} ({share:.0f}%) {speed_text} {self.figures()}"
+            line = (f"{step:,}/{self.total:,} {self.unit} ({share:.0f}%) {speed_text} "
+                    f"{self.figures()}")
             self.console.print(line.strip(), highlight=False, markup=False)
 
     def _print(self, rich_text: str, plain: str | None) -> None:

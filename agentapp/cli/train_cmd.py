@@ -61,7 +61,8 @@ def train_command(
     set_: SetOption = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN (in place), a "
                       "CHECKPOINT (as a new run) or `last`.", show_default=False)] = None,
-    headless: Annotated[bool, typer.Option(help="Plain progress instead of the dashboard.")] = False,
+    headless: Annotated[bool, typer.Option(
+        help="Progress lines instead of the dashboard.")] = False,
     save_every: Annotated[int | None, typer.Option(help="Checkpoint every N steps.",
                           show_default=False)] = None,
     eval_every: Annotated[int | None, typer.Option(help="Evaluate every N steps.",

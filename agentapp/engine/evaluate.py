@@ -50,7 +50,8 @@ class EvalResult:
 
 def protocol(game: Game, episodes: int, seed: int, greedy: bool) -> str:
     policy = "greedy" if greedy else "stochastic"
-    return f"{game.id}, {policy} policy, {episodes} episodes, env seeds {seed}..{seed + episodes - 1}"
+    seeds = f"{seed}..{seed + episodes - 1}"
+    return f"{game.id}, {policy} policy, {episodes} episodes, env seeds {seeds}"
 
 
 def evaluate(

@@ -30,7 +30,7 @@ class RunStarted:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Namespaced scalar metrics at ``step`` (``losses/td_error``, ``charts/epsilon``, ``eval/mean``)."""
+    """Namespaced scalar metrics at ``step`` (``losses/td_error``, ``charts/epsilon``, ...)."""
 
     step: int
     values: dict[str, float]

@@ -101,5 +101,5 @@ class Algorithm(ABC):
         """Values and greedy policy per observation, for tabular methods; None otherwise."""
         return None
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook: most methods hold nothing to free)
         """Release environments and other resources."""

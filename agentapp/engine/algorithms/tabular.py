@@ -13,16 +13,18 @@ from the environment's ``P`` table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from gymnasium import spaces
 
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Algorithm, TabularView
 from agentapp.errors import UserError
 from agentapp.games.registry import Game
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_GAMMA = 0.99
 """The discount used when neither the settings nor the game name one."""
@@ -78,6 +80,9 @@ def plain(value: Any) -> Any:
 
 
 def to_tensor(table: np.ndarray) -> torch.Tensor:
+    """A copy of *table* as a tensor, for checkpoints."""
+    import torch  # imported here: listing the algorithms (``agentapp --help``) needs no torch
+
     return torch.from_numpy(np.array(table, copy=True))
 
 
