@@ -53,7 +53,7 @@ def inspect_command(
     if as_json:
         print_json(data)
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     config = ckpt["config"]
     progress = data["progress"]
     console.print(f"[bold]{ckpt['algo']}[/] on [bold]{ckpt['game']}[/] · checkpoint {path}")

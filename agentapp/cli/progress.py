@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -49,6 +50,7 @@ class HeadlessProgress:
         self.step = 0
         self.last_plain = 0.0
         self.progress: Progress | None = None
+        self.display: Live | None = None
         self.task = None
 
     def __call__(self, event: Event) -> None:
@@ -89,15 +91,14 @@ class HeadlessProgress:
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
-                TextColumn("{task.fields[figures]}"),
                 console=self.console,
-                transient=False,
             )
-            self.progress.start()
             self.task = self.progress.add_task(
-                "training", total=event.total_steps, completed=event.start_step,
-                speed="", figures="",
+                "training", total=event.total_steps, completed=event.start_step, speed="",
             )
+            self.display = Live(Group(self.progress, _Figures(self)), console=self.console,
+                                refresh_per_second=8)
+            self.display.start()
 
     def figures(self) -> str:
         parts = []
@@ -116,8 +117,7 @@ class HeadlessProgress:
         speed = self.latest.get("charts/sps")
         speed_text = f"{speed:,.0f}/s" if speed is not None else ""
         if self.progress is not None:
-            self.progress.update(self.task, completed=step, speed=speed_text,
-                                 figures=self.figures())
+            self.progress.update(self.task, completed=step, speed=speed_text)
             return
         now = time.monotonic()
         if force or now - self.last_plain >= PLAIN_INTERVAL:
@@ -128,12 +128,22 @@ class HeadlessProgress:
             self.console.print(line.strip(), highlight=False, markup=False)
 
     def _print(self, rich_text: str, plain: str | None) -> None:
-        if self.progress is not None:
-            self.progress.console.print(rich_text, highlight=False)
+        if self.display is not None:
+            self.display.console.print(rich_text, highlight=False)
         elif plain is not None:
             self.console.print(plain, highlight=False, markup=False)
 
     def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+        if self.display is not None:
+            self.display.stop()
+        self.display, self.progress = None, None
+
+
+class _Figures:
+    """The line of latest figures under the bar, rendered afresh at every refresh."""
+
+    def __init__(self, owner: HeadlessProgress) -> None:
+        self.owner = owner
+
+    def __rich__(self) -> str:
+        return f"[dim]{self.owner.figures()}[/]"

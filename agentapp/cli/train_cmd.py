@@ -90,7 +90,7 @@ def train_command(
     plan = prepare(config)
     from agentapp.cli.progress import HeadlessProgress
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     consumers = [*default_sinks(), HeadlessProgress(console)]
     control = Control()
     finished = None

@@ -68,7 +68,7 @@ def watch_command(
         raise UserError(f"watching {game.id} agents in the terminal is not supported yet")
     values, policy = cell_beliefs(env, view)
     grid = env.unwrapped.grid
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     delay = 1.0 / (fps or env.metadata.get("render_fps", 4))
     rng = np.random.default_rng(seed)
     mode = "stochastic" if stochastic else "greedy"
