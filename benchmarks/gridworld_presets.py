@@ -16,7 +16,6 @@ import argparse
 import platform
 import tempfile
 import time
-
 from pathlib import Path
 
 from agentapp import checkpoints
@@ -30,8 +29,7 @@ from agentapp.games import catalogue
 def final(config: RunConfig, episodes: int) -> tuple[RunFinished, float, float]:
     """Train; return the last event, the seconds it took and the final agent's mean return."""
     start = time.perf_counter()
-    for event in train(config):
-        pass
+    *_, event = train(config)
     took = time.perf_counter() - start
     ckpt = checkpoints.load(Path(event.run_dir) / "checkpoints" / "latest.pt")
     agent, game, params = restore_agent(ckpt)

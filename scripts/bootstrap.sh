@@ -53,7 +53,7 @@ case "$task" in
     ;;
   test)
     "${pip[@]}" install --quiet -e ".[test]"
-    "$py" -m ruff check agentapp tests
+    "$py" -m ruff check agentapp tests benchmarks
     "$py" -m pytest -q
     ;;
   *)
