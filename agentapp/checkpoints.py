@@ -17,35 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from agentapp.errors import UserError
+from agentapp.plain import plain
 
 FORMAT_VERSION = 1
 """Bumped when the layout of a checkpoint changes in a way old code cannot read."""
 
 REQUIRED_KEYS = ("format", "game", "algo", "config", "step", "algorithm")
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
-
-
-def plain(value: Any) -> Any:
-    """*value* reduced to what ``weights_only`` loading accepts: dicts, lists, tuples, str, int,
-    float, bool, None and tensors (numpy scalars and arrays and str subclasses are converted)."""
-    import numpy as np
-    import torch
-
-    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str):
-        return value
-    if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(plain(v) for v in value) if type(value) in (list, tuple) else [
-            plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
-    if isinstance(value, np.generic):
-        return value.item()
-    for base in (bool, int, float, str):
-        if isinstance(value, base):
-            return base(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint")
 
 
 def save(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -28,6 +28,7 @@ from agentapp.games.gridmap import (
     load_map,
 )
 from agentapp.params import setting
+from agentapp.plain import plain
 
 ACTION_NAMES = ("up", "right", "down", "left")
 ACTION_ARROWS = ("↑", "→", "↓", "←")
@@ -242,7 +243,7 @@ class GridWorldEnv(gym.Env):
             "cell": int(self.cell),
             "elapsed": int(self.elapsed),
             "last_action": self.last_action,
-            "rng": _plain(self.np_random.bit_generator.state),
+            "rng": plain(self.np_random.bit_generator.state),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -326,17 +327,6 @@ def _merge(outcomes: list[Transition]) -> list[Transition]:
         reward = group[0][2] if len(rewards) == 1 else sum(p * r for p, _, r, _ in group) / prob
         table.append((prob, nxt, reward, group[0][3]))
     return table
-
-
-def _plain(value: Any) -> Any:
-    """Numpy arrays and scalars inside a random generator's state, as plain Python data."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # -- registration ---------------------------------------------------------------------------

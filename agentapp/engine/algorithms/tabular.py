@@ -22,6 +22,7 @@ from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Algorithm, TabularView
 from agentapp.errors import UserError
 from agentapp.games.registry import Game
+from agentapp.plain import plain
 
 if TYPE_CHECKING:
     import torch
@@ -63,20 +64,6 @@ def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) 
     if rng.random() < epsilon:
         return int(rng.integers(len(q_row)))
     return tie_broken_argmax(q_row, rng)
-
-
-def plain(value: Any) -> Any:
-    """*value* with numpy scalars and arrays turned into Python numbers and lists, so that it
-    round-trips through ``torch.load(weights_only=True)``."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(plain(v) for v in value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def to_tensor(table: np.ndarray) -> torch.Tensor:
