@@ -23,44 +23,26 @@ from typing import Any
 import numpy as np
 
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.tabular import QTableMethod, epsilon_greedy, to_array, to_tensor
-from agentapp.engine.schedules import KINDS
-from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS
+from agentapp.engine.algorithms.tabular import (
+    QTableMethod,
+    TDControlSettings,
+    epsilon_greedy,
+    to_array,
+    to_tensor,
+)
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class MonteCarloSettings:
-    """Settings of Monte Carlo control."""
+class MonteCarloSettings(TDControlSettings):
+    """Settings of Monte Carlo control: sample averages by default, and first or every visit."""
 
-    gamma: float | None = setting(
-        None, "Discount factor; empty means the game's own discount (else 0.99).", low=0.0, high=1.0
-    )
     alpha: float = setting(
         0.0, "Step size; 0 means sample averages (step 1/N(s,a)).", low=0.0, high=1.0
-    )
-    alpha_end: float = setting(
-        0.01,
-        "Final step size when alpha > 0 and alpha_schedule is not constant.",
-        low=0.0,
-        high=1.0,
-    )
-    alpha_schedule: str = setting(
-        "constant", "How a step size alpha > 0 moves to alpha_end over the budget.", choices=KINDS
-    )
-    epsilon: float = setting(1.0, "Initial exploration rate of epsilon-greedy.", low=0.0, high=1.0)
-    epsilon_end: float = setting(0.05, "Final exploration rate.", low=0.0, high=1.0)
-    epsilon_decay: float = setting(
-        0.5,
-        "Fraction of the budget over which epsilon falls linearly to epsilon_end "
-        "(0 means epsilon_end from the start).",
-        low=0.0,
-        high=1.0,
     )
     first_visit: bool = setting(
         True, "Update each (s, a) once per episode, from its first visit (else every visit)."
     )
-    q_init: float = setting(0.0, "Initial value of every Q(s,a).")
 
 
 class MonteCarloControl(QTableMethod):
@@ -70,8 +52,6 @@ class MonteCarloControl(QTableMethod):
     title = "Monte Carlo control"
     summary = "Model-free control from complete episodes: Q(s,a) moves toward the return G."
     Hyperparameters = MonteCarloSettings
-    requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
-    step_unit = "steps"
 
     def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
         super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)

@@ -17,43 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.tabular import QTableMethod, epsilon_greedy
-from agentapp.engine.schedules import KINDS
-from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS
-from agentapp.params import setting
+from agentapp.engine.algorithms.tabular import QTableMethod, TDControlSettings, epsilon_greedy
 
 
 @dataclass(frozen=True)
-class QLearningSettings:
-    """Settings of Q-learning."""
-
-    gamma: float | None = setting(
-        None, "Discount factor; empty means the game's own discount (else 0.99).", low=0.0, high=1.0
-    )
-    alpha: float = setting(
-        0.1, "Step size: how far each update moves Q(s,a).", low=0.0, high=1.0, low_open=True
-    )
-    alpha_end: float = setting(
-        0.01,
-        "Final step size, reached at the end of the budget (unless alpha_schedule is constant).",
-        low=0.0,
-        high=1.0,
-    )
-    alpha_schedule: str = setting(
-        "constant",
-        "How the step size moves from alpha to alpha_end over the budget.",
-        choices=KINDS,
-    )
-    epsilon: float = setting(1.0, "Initial exploration rate of epsilon-greedy.", low=0.0, high=1.0)
-    epsilon_end: float = setting(0.05, "Final exploration rate.", low=0.0, high=1.0)
-    epsilon_decay: float = setting(
-        0.5,
-        "Fraction of the budget over which epsilon falls linearly to epsilon_end "
-        "(0 means epsilon_end from the start).",
-        low=0.0,
-        high=1.0,
-    )
-    q_init: float = setting(0.0, "Initial value of every Q(s,a).")
+class QLearningSettings(TDControlSettings):
+    """Settings of Q-learning (the fields shared by the tabular control methods)."""
 
 
 class QLearning(QTableMethod):
@@ -63,8 +32,6 @@ class QLearning(QTableMethod):
     title = "Q-learning"
     summary = "Off-policy TD control: Q(s,a) moves toward r + gamma max_a' Q(s',a')."
     Hyperparameters = QLearningSettings
-    requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
-    step_unit = "steps"
 
     def train_iteration(self, max_steps: int) -> Iteration:
         if max_steps < 1:

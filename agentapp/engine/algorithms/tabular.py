@@ -21,7 +21,8 @@ from gymnasium import spaces
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Algorithm, TabularView
 from agentapp.errors import UserError
-from agentapp.games.registry import Game
+from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, Game
+from agentapp.params import setting
 from agentapp.plain import plain
 
 if TYPE_CHECKING:
@@ -77,6 +78,39 @@ def to_array(tensor: torch.Tensor, dtype: type = np.float64) -> np.ndarray:
     return tensor.detach().cpu().numpy().astype(dtype, copy=True)
 
 
+@dataclass(frozen=True)
+class TDControlSettings:
+    """What every tabular control method is tuned by: discount, step size, exploration."""
+
+    gamma: float | None = setting(
+        None, "Discount factor; empty means the game's own discount (else 0.99).", low=0.0, high=1.0
+    )
+    alpha: float = setting(
+        0.1, "Step size: how far each update moves Q(s,a).", low=0.0, high=1.0, low_open=True
+    )
+    alpha_end: float = setting(
+        0.01,
+        "Final step size, reached at the end of the budget (unless alpha_schedule is constant).",
+        low=0.0,
+        high=1.0,
+    )
+    alpha_schedule: str = setting(
+        "constant",
+        "How the step size moves from alpha to alpha_end over the budget.",
+        choices=schedules.KINDS,
+    )
+    epsilon: float = setting(1.0, "Initial exploration rate of epsilon-greedy.", low=0.0, high=1.0)
+    epsilon_end: float = setting(0.05, "Final exploration rate.", low=0.0, high=1.0)
+    epsilon_decay: float = setting(
+        0.5,
+        "Fraction of the budget over which epsilon falls linearly to epsilon_end "
+        "(0 means epsilon_end from the start).",
+        low=0.0,
+        high=1.0,
+    )
+    q_init: float = setting(0.0, "Initial value of every Q(s,a).")
+
+
 class QTableMethod(Algorithm):
     """Base of the model-free tabular methods: a Q-table learned from observations.
 
@@ -86,6 +120,7 @@ class QTableMethod(Algorithm):
     environment's own snapshot, so where iteration boundaries fall never changes the result.
     """
 
+    requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
     step_unit = "steps"
 
     def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
