@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -347,6 +348,8 @@ def game_for(arg: str) -> registry.Game:
     map's name, a path to a map file, or empty for ``classic``."""
     name = arg.strip() or "classic"
     grid = load_map(name)
+    if name not in BUILTIN_MAPS:  # a map file: named by its absolute path, so that runs and
+        name = str(Path(name).expanduser().resolve())  # checkpoints find it from any folder
     params = GridworldParams(
         slip=grid.slip,
         living_reward=grid.living_reward,

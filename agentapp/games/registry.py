@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import gymnasium as gym
@@ -70,9 +71,11 @@ class Game:
 
 
 def slugify(text: str) -> str:
-    """Lower-case *text* and squeeze everything outside ``[a-z0-9]`` into single dashes."""
-    text = text.rsplit("/", 1)[-1]
-    text = re.sub(r"\.txt$", "", text)
+    """Lower-case *text* and squeeze everything outside ``[a-z0-9]`` into single dashes; a file
+    path after the family (``gridworld:/maps/tiny.txt``) is shortened to its stem (``tiny``)."""
+    family, sep, arg = text.partition(":")
+    if sep and ("/" in arg or "\\" in arg or arg.endswith(".txt")):
+        text = f"{family}-{PurePath(arg.replace(chr(92), '/')).stem}"
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "game"
 
 

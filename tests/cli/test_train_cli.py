@@ -151,3 +151,16 @@ def test_list_shows_games_and_suitability(cli):
     assert "model" in ids["gridworld:aliased"]["unsuitable"]["value-iteration"]
     assert {a["name"] for a in data["algorithms"]} >= set(TABULAR)
     assert "gridworld:cliff" in cli("list").stdout
+
+
+def test_own_map_file_runs_are_usable_from_any_folder(cli, runs_dir, tmp_path, monkeypatch):
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "tiny.txt").write_text("title: tiny\nS..G\n")
+    _, run = _train(cli, "gridworld:maps/tiny.txt", "--algo", "value-iteration", "--seed", "0")
+    assert run.name.startswith("gridworld-tiny-value-iteration-")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = cli("eval", run.resolve(), "--json", "--episodes", "2")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["returns"] == [1.0, 1.0]
