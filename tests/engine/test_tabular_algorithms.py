@@ -236,10 +236,17 @@ def test_policy_iteration_reports_changes_and_stops_when_stable():
     # The first policy (left everywhere) never reaches the goal, so V = 0 and only cell 2 sees a
     # better action; ties (right from 0 and 1 is also worth 0) keep the current action.
     algo = make(PolicyIteration, CHAIN)
-    first = algo.train_iteration(1000)
+
+    def evaluate_and_improve():
+        # one iteration per evaluation sweep; the one that completes the evaluation improves
+        while "charts/policy_changes" not in (it := algo.train_iteration(1000)).metrics:
+            assert it.steps == 1 and set(it.metrics) == {"losses/bellman_residual"}
+        return it
+
+    first = evaluate_and_improve()
     assert first.metrics["charts/policy_changes"] == 1 and not first.converged
     assert list(algo.pi[:3]) == [0, 0, 1]
-    changes = [algo.train_iteration(1000).metrics["charts/policy_changes"] for _ in range(3)]
+    changes = [evaluate_and_improve().metrics["charts/policy_changes"] for _ in range(3)]
     assert changes == [1, 1, 0]
     assert algo.converged and list(algo.pi[:3]) == [1, 1, 1]
     np.testing.assert_allclose(algo.v, [0.81, 0.9, 1.0, 0.0])

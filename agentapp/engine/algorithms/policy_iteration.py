@@ -4,7 +4,8 @@ Why it is here: generalised policy iteration is the pattern behind every control
 lectures (Sutton & Barto §4.3, David Silver lecture 3); in its exact, model-based form it reaches an
 optimal policy in a handful of improvements. It needs the full model ``P``.
 
-One training iteration is one policy evaluation followed by one policy improvement:
+One training iteration is one sweep of policy evaluation, so that progress (and the Bellman residual)
+is reported sweep by sweep; the sweep that completes an evaluation is followed by an improvement:
 
 - evaluation sweeps V(s) <- E_pi[r + gamma V(s')] until the largest change is below ``theta`` or
   ``max_eval_sweeps`` sweeps have run. Each evaluation sweep is one step of the budget
@@ -12,9 +13,8 @@ One training iteration is one policy evaluation followed by one policy improveme
 - improvement makes the policy greedy on the evaluated values, changing a state's action only when
   another action is better by more than ``theta`` so that ties cannot make it flip for ever.
 
-If ``max_steps`` runs out in the middle of an evaluation, the iteration ends without improving and
-the next one carries on with the same evaluation, so where the iteration boundaries fall never
-changes the result. The method has converged once an improvement changes no action after an
+An evaluation in progress is kept in the instance (and in checkpoints), so where iteration
+boundaries and checkpoints fall never changes the result. The method has converged once an improvement changes no action after an
 evaluation that reached ``theta``; later calls do no work and report ``steps=0``.
 
 The initial policy takes action 0 everywhere. With gamma = 1 that policy may never end an episode
@@ -82,10 +82,10 @@ class PolicyIteration(Planner):
             return Iteration(steps=0, metrics=self._metrics(), converged=True)
         if max_steps < 1:
             raise ValueError("policy iteration needs at least one sweep")
-        steps = self._evaluate(min(max_steps, self.hp.max_eval_sweeps - self.eval_sweeps))
+        steps = self._evaluate(1)
         evaluated = self.residual < self.hp.theta
         if not evaluated and self.eval_sweeps < self.hp.max_eval_sweeps:
-            # Out of steps mid-evaluation: carry on next iteration before improving.
+            # The evaluation goes on in the next iteration before the policy improves.
             return Iteration(steps=steps, metrics={"losses/bellman_residual": self.residual})
         self.eval_sweeps = 0
         self.policy_changes = self._improve()
