@@ -4,8 +4,9 @@ Why it is here: generalised policy iteration is the pattern behind every control
 lectures (Sutton & Barto §4.3, David Silver lecture 3); in its exact, model-based form it reaches an
 optimal policy in a handful of improvements. It needs the full model ``P``.
 
-One training iteration is one sweep of policy evaluation, so that progress (and the Bellman residual)
-is reported sweep by sweep; the sweep that completes an evaluation is followed by an improvement:
+One training iteration is one sweep of policy evaluation, so that progress (and the Bellman
+residual) is reported sweep by sweep; the sweep that completes an evaluation is followed by an
+improvement:
 
 - evaluation sweeps V(s) <- E_pi[r + gamma V(s')] until the largest change is below ``theta`` or
   ``max_eval_sweeps`` sweeps have run. Each evaluation sweep is one step of the budget
@@ -14,8 +15,9 @@ is reported sweep by sweep; the sweep that completes an evaluation is followed b
   another action is better by more than ``theta`` so that ties cannot make it flip for ever.
 
 An evaluation in progress is kept in the instance (and in checkpoints), so where iteration
-boundaries and checkpoints fall never changes the result. The method has converged once an improvement changes no action after an
-evaluation that reached ``theta``; later calls do no work and report ``steps=0``.
+boundaries and checkpoints fall never changes the result. The method has converged once an
+improvement changes no action after an evaluation that reached ``theta``; later calls do no work
+and report ``steps=0``.
 
 The initial policy takes action 0 everywhere. With gamma = 1 that policy may never end an episode
 (its values then only fall); ``max_eval_sweeps`` bounds such an evaluation and the improvement
