@@ -56,7 +56,8 @@ def train_command(
                      "default: the preset's budget.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: random, recorded "
                     "in config.json).", show_default=False)] = None,
-    envs: Annotated[int, typer.Option(help="Parallel environments.")] = 1,
+    envs: Annotated[int | None, typer.Option(help="Parallel environments (default: the "
+                    "preset's).", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:<i>.")] = "auto",
     set_: SetOption = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue RUN (in place), a "

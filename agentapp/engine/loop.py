@@ -85,7 +85,7 @@ class _Session:
         self.spaces = spaces_of(plan.game, plan.game_params)
         self.agent: Algorithm = plan.algo_cls(
             plan.game, plan.game_params, plan.hp,
-            seed=plan.seed, budget=plan.schedule_budget, device=plan.device,
+            seed=plan.seed, budget=plan.schedule_budget, device=plan.device, n_envs=plan.envs,
         )
         self.progress = Progress()
         if plan.resume_from is not None:

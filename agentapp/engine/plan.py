@@ -35,7 +35,7 @@ class RunConfig:
     algo: str | None = None
     steps: int | None = None
     seed: int | None = None
-    envs: int = 1
+    envs: int | None = None
     device: str = "auto"
     overrides: Mapping[str, str] = field(default_factory=dict)
     save_every: int | None = None
@@ -200,7 +200,7 @@ def prepare(config: RunConfig) -> Plan:
     if reason:
         fits = ", ".join(algorithms.suitable(game, game_params)) or "none"
         raise UserError(f"{reason}; {game.id} suits: {fits}")
-    if config.envs != 1 and not getattr(algo_cls, "supports_envs", False):
+    if config.envs not in (None, 1) and not algo_cls.supports_envs:
         raise UserError(f"--envs {config.envs}: {algo_cls.name} learns from one environment")
 
     if ckpt:
@@ -218,19 +218,21 @@ def prepare(config: RunConfig) -> Plan:
             raise UserError("--set: that change alters the observation or action space the "
                             "checkpoint was trained on")
         seed, schedule_budget = int(saved["seed"]), int(saved["schedule_budget"])
+        envs = config.envs or int(saved.get("envs", 1))
         save_every = config.save_every or int(saved["save_every"])
         eval_every = config.eval_every or int(saved["eval_every"])
     else:
         total = config.steps or preset.steps or presets.DEFAULT_STEPS[algo_cls.step_unit]
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         schedule_budget = total
+        envs = config.envs or preset.envs or 1
         save_every = config.save_every or preset.save_every or max(1, total // 10)
         eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
 
     return Plan(
         game=game, game_params=game_params, algo_cls=algo_cls, hp=hp, seed=seed,
         total_steps=total, schedule_budget=schedule_budget, device=resolve_device(config.device),
-        envs=config.envs, save_every=save_every, eval_every=eval_every,
+        envs=envs, save_every=save_every, eval_every=eval_every,
         eval_episodes=config.eval_episodes, target_return=config.target_return,
         keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
         preset_source=preset.source, run_dir=run_dir, resume_from=ckpt, parent=parent,
@@ -256,7 +258,7 @@ def restore_agent(ckpt: Mapping[str, Any], overrides: Mapping[str, str] | None =
                             "agent was trained on")
     agent = algo_cls(
         game, game_params, hp, seed=int(saved["seed"]),
-        budget=int(saved["schedule_budget"]), device="cpu",
+        budget=int(saved["schedule_budget"]), device="cpu", n_envs=int(saved.get("envs", 1)),
     )
     agent.load_state_dict(ckpt["algorithm"])
     return agent, game, game_params

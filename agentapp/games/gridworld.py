@@ -337,7 +337,7 @@ if ENV_ID not in gym.registry:
 
 
 def _capabilities(params: GridworldParams) -> frozenset[str]:
-    caps = {registry.DISCRETE_OBS, registry.DISCRETE_ACTIONS}
+    caps = {registry.DISCRETE_OBS, registry.VECTOR_OBS, registry.DISCRETE_ACTIONS}
     if params.obs == "index":
         caps.add(registry.MODEL)
     return frozenset(caps)

@@ -26,6 +26,7 @@ from agentapp.errors import UserError, did_you_mean
 MODEL = "model"  # env.unwrapped.P: the full transition table, for planning methods
 DISCRETE_OBS = "discrete-obs"  # gymnasium Discrete observation space (a table index)
 BOX_OBS = "box-obs"  # flat Box observations (vectors)
+VECTOR_OBS = "vector-obs"  # what a multilayer perceptron can take: a flat Box, or Discrete one-hot
 PIXELS = "pixels"  # image observations
 DISCRETE_ACTIONS = "discrete-actions"
 CONTINUOUS_ACTIONS = "continuous-actions"

@@ -26,6 +26,8 @@ class Preset:
     """Values applied on top of the method's dataclass defaults."""
     eval_every: int | None = None
     save_every: int | None = None
+    envs: int | None = None
+    """Parallel environments; None = one."""
     source: str = "defaults"
     """Which table entry answered, shown in ``inspect`` and config.json."""
 
@@ -43,6 +45,7 @@ def lookup(game_id: str, family: str, algo: str) -> Preset:
                 steps=data.pop("steps", None),
                 eval_every=data.pop("eval_every", None),
                 save_every=data.pop("save_every", None),
+                envs=data.pop("envs", None),
                 hyperparameters=data,
                 source=f"{key[0]} / {key[1]}",
             )

@@ -59,6 +59,8 @@ class Algorithm(ABC):
     """Game capabilities the method needs (see ``games/registry.py``)."""
     step_unit: ClassVar[str] = "steps"
     """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
+    supports_envs: ClassVar[bool] = False
+    """Whether the method steps several environments at once (``--envs N``)."""
 
     def __init__(
         self,
@@ -69,15 +71,18 @@ class Algorithm(ABC):
         seed: int,
         budget: int,
         device: str = "cpu",
+        n_envs: int = 1,
     ) -> None:
         """``budget`` is the step count schedules anneal over (the budget fixed when the run
-        started, unchanged by a resume that extends the run)."""
+        started, unchanged by a resume that extends the run); ``n_envs`` the number of parallel
+        training environments (1 unless ``supports_envs``)."""
         self.game = game
         self.game_params = game_params
         self.hp = hp
         self.seed = seed
         self.budget = budget
         self.device = device
+        self.n_envs = n_envs
 
     @abstractmethod
     def train_iteration(self, max_steps: int) -> Iteration:

@@ -53,8 +53,8 @@ class MonteCarloControl(QTableMethod):
     summary = "Model-free control from complete episodes: Q(s,a) moves toward the return G."
     Hyperparameters = MonteCarloSettings
 
-    def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
-        super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
         self.visits = np.zeros_like(self.q, dtype=np.int64)
         """N(s, a): how many returns Q(s, a) has averaged."""
         self.trajectory: list[tuple[int, int, float]] = []

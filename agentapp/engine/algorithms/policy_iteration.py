@@ -64,8 +64,8 @@ class PolicyIteration(Planner):
     requires = frozenset({MODEL, DISCRETE_ACTIONS})
     step_unit = "sweeps"
 
-    def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
-        super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
         self.pi = np.zeros(self.n_states, dtype=np.int64)
         """The current deterministic policy: pi[s] is the action taken in state s."""
         self.eval_sweeps = 0

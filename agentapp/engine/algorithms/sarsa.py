@@ -34,8 +34,8 @@ class Sarsa(QTableMethod):
     summary = "On-policy TD control: Q(s,a) moves toward r + gamma Q(s',a') for the next action a'."
     Hyperparameters = SarsaSettings
 
-    def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
-        super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
         self.action = self._choose(self.obs)
         """The action already chosen for the current observation (the A of the next update)."""
 

@@ -123,26 +123,26 @@ class QTableMethod(Algorithm):
     requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
     step_unit = "steps"
 
-    def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
-        super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
         self.gamma = resolve_gamma(game, game_params, hp.gamma)
         self.env = game.make(game_params)
         self.n_obs = discrete_size(self.env.observation_space, "observation")
         self.n_actions = discrete_size(self.env.action_space, "action")
         self.q = np.full((self.n_obs, self.n_actions), float(hp.q_init), dtype=np.float64)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(self.seed)
         self.epsilon_at = schedules.Linear(
-            hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.epsilon_decay, budget)
+            hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.epsilon_decay, self.budget)
         )
         try:
-            self.alpha_at = schedules.make(hp.alpha_schedule, hp.alpha, hp.alpha_end, budget)
+            self.alpha_at = schedules.make(hp.alpha_schedule, hp.alpha, hp.alpha_end, self.budget)
         except ValueError as exc:
             raise UserError(f"alpha_schedule={hp.alpha_schedule}: {exc}") from None
         self.steps = 0
         """Environment steps taken so far: what the schedules are functions of."""
         self.episodes = 0
         """Training episodes finished so far."""
-        self.obs = self._reset(seed=seed)
+        self.obs = self._reset(seed=self.seed)
 
     # -- the episode in progress -------------------------------------------------------------
 
@@ -259,8 +259,8 @@ class Planner(Algorithm):
 
     step_unit = "sweeps"
 
-    def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
-        super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
         self.gamma = resolve_gamma(game, game_params, hp.gamma)
         self.env = game.make(game_params)
         env = self.env.unwrapped

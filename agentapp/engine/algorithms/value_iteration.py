@@ -50,8 +50,8 @@ class ValueIteration(Planner):
     requires = frozenset({MODEL, DISCRETE_ACTIONS})
     step_unit = "sweeps"
 
-    def __init__(self, game, game_params, hp, *, seed, budget, device="cpu") -> None:
-        super().__init__(game, game_params, hp, seed=seed, budget=budget, device=device)
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
         self.residual = float("inf")
         """The Bellman residual of the last sweep (infinite before the first)."""
 
