@@ -9,7 +9,7 @@ import pytest
 from agentapp.errors import UserError
 from agentapp.games import catalogue, resolve
 from agentapp.games.gridworld import ACTION_NAMES, GridWorldEnv, GridworldParams
-from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, MODEL
+from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, MODEL, VECTOR_OBS
 from agentapp.params import apply_overrides, describe
 
 
@@ -81,9 +81,9 @@ def test_catalogue_lists_the_four_maps():
 
 def test_capabilities_follow_obs():
     game = resolve("gridworld")
-    assert game.capabilities() == {MODEL, DISCRETE_OBS, DISCRETE_ACTIONS}
+    assert game.capabilities() == {MODEL, DISCRETE_OBS, VECTOR_OBS, DISCRETE_ACTIONS}
     walls = dataclasses.replace(game.params, obs="walls")
-    assert game.capabilities(walls) == {DISCRETE_OBS, DISCRETE_ACTIONS}
+    assert game.capabilities(walls) == {DISCRETE_OBS, VECTOR_OBS, DISCRETE_ACTIONS}
     aliased = resolve("gridworld:aliased")
     assert MODEL not in aliased.capabilities()
     assert MODEL in aliased.capabilities(dataclasses.replace(aliased.params, obs="index"))
