@@ -1,8 +1,10 @@
 """Evaluation: play N seeded episodes with a trained agent and report the returns.
 
-Episode ``i`` resets its environment with seed ``seed + i`` and stochastic action choices draw from
-one generator seeded with ``seed``, so the same agent, seed and settings always give the same
-numbers. The protocol string says exactly what was measured; it travels with every report.
+Episode ``i`` runs in its own environment reset with seed ``seed + i``; the episodes are played side
+by side, one batch of observations per step, so a network agent answers all of them with one
+forward pass. Stochastic action choices draw from one generator seeded with ``seed``. The same
+agent, seed and settings therefore always give the same numbers, and the protocol string that
+travels with every report says exactly what was measured.
 """
 
 from __future__ import annotations
@@ -64,20 +66,23 @@ def evaluate(
     greedy: bool = True,
 ) -> EvalResult:
     """Play *episodes* full episodes (to termination or the game's own cap) and collect returns."""
-    env = game.make(params)
+    envs = [game.make(params) for _ in range(episodes)]
     rng = np.random.default_rng(seed)
-    returns, lengths = [], []
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
     try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
-            total, length, done = 0.0, 0, False
-            while not done:
-                obs, reward, terminated, truncated, _ = env.step(agent.act(obs, greedy, rng))
-                total += float(reward)
-                length += 1
-                done = terminated or truncated
-            returns.append(total)
-            lengths.append(length)
+        obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
+        active = list(range(episodes))
+        while active:
+            actions = agent.act_batch(np.stack([obs[i] for i in active]), greedy, rng)
+            still = []
+            for i, action in zip(active, actions, strict=True):
+                obs[i], reward, terminated, truncated, _ = envs[i].step(action)
+                returns[i] += float(reward)
+                lengths[i] += 1
+                if not (terminated or truncated):
+                    still.append(i)
+            active = still
     finally:
-        env.close()
-    return EvalResult(returns, lengths, protocol(game, episodes, seed, greedy))
+        for env in envs:
+            env.close()
+    return EvalResult(returns.tolist(), lengths.tolist(), protocol(game, episodes, seed, greedy))

@@ -93,6 +93,13 @@ class Algorithm(ABC):
         """Choose an action for one observation (evaluation and watching). Stochastic choices
         (``greedy=False``) draw from *rng* so evaluations are reproducible."""
 
+    def act_batch(
+        self, obs: Any, greedy: bool = True, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Actions for a batch of observations (evaluation plays its episodes side by side).
+        Methods with a network override this to answer the batch with one forward pass."""
+        return np.array([self.act(o, greedy, rng) for o in obs])
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training exactly: tables or weights as tensors, counters,
