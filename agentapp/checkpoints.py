@@ -26,11 +26,15 @@ REQUIRED_KEYS = ("format", "game", "algo", "config", "step", "algorithm")
 STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
 
-def save(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write *payload* to *path* atomically (temp file + flush + fsync + ``os.replace``)."""
+def save(payload: dict[str, Any], path: str | os.PathLike[str], check: bool = True) -> Path:
+    """Write *payload* to *path* atomically (temp file + flush + fsync + ``os.replace``).
+
+    ``check`` reduces the payload to plain data first (skipped for large side files such as a
+    replay buffer, which are built from tensors and plain numbers already)."""
     import torch
 
-    payload = plain(payload)
+    if check:
+        payload = plain(payload)
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +78,17 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{FORMAT_VERSION} ({hint})"
         )
     return payload
+
+
+def load_side(path: Path) -> dict[str, Any] | None:
+    """A side file (``replay.pt``) written beside a checkpoint, or None when it cannot be read."""
+    import torch
+
+    try:
+        side = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    return side if isinstance(side, dict) and "state" in side else None
 
 
 def _reason(exc: Exception) -> str:

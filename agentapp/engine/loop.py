@@ -88,12 +88,25 @@ class _Session:
             seed=plan.seed, budget=plan.schedule_budget, device=plan.device, n_envs=plan.envs,
         )
         self.progress = Progress()
+        self.notes: list[str] = []
         if plan.resume_from is not None:
             self.agent.load_state_dict(plan.resume_from["algorithm"])
             self.progress = Progress(**plan.resume_from.get("loop", {}))
             self.progress.step = int(plan.resume_from["step"])
+            self._load_side_files()
         self.started = time.monotonic()
         self.elapsed_before = self.progress.elapsed
+
+    def _load_side_files(self) -> None:
+        folder = self.plan.resume_path.parent if self.plan.resume_path else self.ckpt_dir
+        for name in self.agent.side_file_names():
+            path = folder / f"{name}.pt"
+            side = checkpoints.load_side(path) if path.is_file() else None
+            if side is None or side.get("step") != self.progress.step:
+                self.notes.append(f"{name}.pt does not match the checkpoint's step "
+                                  f"{self.progress.step}; starting it afresh")
+                continue
+            self.agent.load_side_file(name, side["state"])
 
     @property
     def elapsed(self) -> float:
@@ -116,6 +129,9 @@ class _Session:
         self.progress.last_save = self.progress.step
         payload = self.payload()
         path = checkpoints.save(payload, self.ckpt_dir / "latest.pt")
+        for name, state in self.agent.side_files().items():
+            side = {"step": self.progress.step, "state": state}
+            checkpoints.save(side, self.ckpt_dir / f"{name}.pt", check=False)
         yield CheckpointSaved(self.progress.step, str(path), "latest")
         if with_step_file:
             step_file = checkpoints.step_path(self.ckpt_dir, self.progress.step)
@@ -184,6 +200,8 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
     plan, p = s.plan, s.progress
     s.write_status("running")
     yield RunStarted(str(s.run_dir), s.config, p.step, plan.total_steps, plan.device, s.elapsed)
+    for note in s.notes:
+        yield Message(p.step, note, "warning")
     averager = _Averager(p.step)
     reason, detail = "budget", ""
     every_iteration = plan.algo_cls.step_unit == "sweeps"

@@ -73,6 +73,8 @@ class Plan:
     """The run folder to continue in place; None for a new run."""
     resume_from: dict[str, Any] | None = None
     """The loaded checkpoint a resumed run starts from."""
+    resume_path: Path | None = None
+    """Where that checkpoint was read from (its side files, such as replay.pt, lie beside it)."""
     parent: str | None = None
     """The checkpoint a new run was started from (``--resume`` of a file)."""
 
@@ -170,7 +172,7 @@ def prepare(config: RunConfig) -> Plan:
     ):
         _positive(name, value)
 
-    ckpt, run_dir, parent = None, None, None
+    ckpt, run_dir, parent, path = None, None, None, None
     if config.resume:
         path, run_dir = _resume_source(config, root, game)
         ckpt = checkpoints.load(path)
@@ -236,6 +238,7 @@ def prepare(config: RunConfig) -> Plan:
         eval_episodes=config.eval_episodes, target_return=config.target_return,
         keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
         preset_source=preset.source, run_dir=run_dir, resume_from=ckpt, parent=parent,
+        resume_path=path if ckpt else None,
     )
 
 

@@ -109,6 +109,18 @@ class Algorithm(ABC):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
 
+    def side_files(self) -> dict[str, dict[str, Any]]:
+        """Large state saved in files of its own beside ``latest.pt`` (``replay.pt``), by name;
+        only what the run asked to keep. Plain data and tensors only."""
+        return {}
+
+    def side_file_names(self) -> tuple[str, ...]:
+        """The names :meth:`side_files` would write, so a resume knows what to look for."""
+        return ()
+
+    def load_side_file(self, name: str, state: dict[str, Any]) -> None:
+        """Restore what :meth:`side_files` saved under *name*."""
+
     def tabular_view(self) -> TabularView | None:
         """Values and greedy policy per observation, for tabular methods; None otherwise."""
         return None
