@@ -102,8 +102,10 @@ def register_family(
 
 
 def _load_families() -> None:
-    # Imported here, not at module top, so that each family registers itself once on first use.
-    from agentapp.games import gridworld  # noqa: F401
+    # Imported here, not at module top, so that each family registers itself once on first use;
+    # `agentapp list` shows the families in this order.
+    from agentapp.games import gridworld  # noqa: F401, I001
+    from agentapp.games import classic  # noqa: F401
 
 
 def resolve(name: str) -> Game:
@@ -114,7 +116,7 @@ def resolve(name: str) -> Game:
     prefix, _, arg = name.partition(":")
     resolver = _RESOLVERS.get(prefix.lower())
     if resolver is None:
-        known = [g.id for g in catalogue()] + list(_RESOLVERS) + list(_ALIASES)
+        known = dict.fromkeys([g.id for g in catalogue()] + list(_RESOLVERS) + list(_ALIASES))
         raise UserError(f"unknown game {name!r}{did_you_mean(name, known)}; see `agentapp list`")
     return resolver(arg)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentapp.presets.classic import CLASSIC
 from agentapp.presets.gridworld import GRIDWORLD
 
 DEFAULT_STEPS = {"sweeps": 1_000, "steps": 50_000}
@@ -32,7 +33,7 @@ class Preset:
     """Which table entry answered, shown in ``inspect`` and config.json."""
 
 
-_TABLE: dict[tuple[str, str], dict[str, Any]] = {**GRIDWORLD}
+_TABLE: dict[tuple[str, str], dict[str, Any]] = {**GRIDWORLD, **CLASSIC}
 
 
 def lookup(game_id: str, family: str, algo: str) -> Preset:

@@ -118,7 +118,7 @@ class Algorithm(ABC):
         """The names :meth:`side_files` would write, so a resume knows what to look for."""
         return ()
 
-    def load_side_file(self, name: str, state: dict[str, Any]) -> None:
+    def load_side_file(self, name: str, state: dict[str, Any]) -> None:  # noqa: B027
         """Restore what :meth:`side_files` saved under *name*."""
 
     def tabular_view(self) -> TabularView | None:

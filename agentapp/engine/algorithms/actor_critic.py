@@ -1,0 +1,94 @@
+"""What the on-policy actor-critic methods (A2C, PPO) share: the actor-critic network, the rollout
+buffer, collecting a rollout with truncation-aware bootstrapping, and acting.
+
+The methods differ in how they learn from a rollout, and only that lives in their own files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from agentapp.engine.algorithms.deep import DeepAlgorithm, parse_hidden, sample_from
+from agentapp.engine.buffers import RolloutBuffer
+from agentapp.engine.networks import ActorCritic
+
+
+class ActorCriticMethod(DeepAlgorithm):
+    """Base of A2C and PPO. Settings must provide ``n_steps``, ``gamma``, ``gae_lambda``,
+    ``hidden``, ``activation`` and ``shared``; subclasses create ``self.optimizer``."""
+
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
+        self.model = ActorCritic(
+            self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
+            activation=hp.activation, shared=hp.shared,
+        ).to(self.torch_device)
+        obs_dtype = self.as_tensor(self.observation_space.sample()).dtype
+        action_shape = self.action_space.shape or ()
+        self.buffer = RolloutBuffer(
+            hp.n_steps, self.n_envs, self.observation_space.shape or (), obs_dtype,
+            action_shape=action_shape,
+            action_dtype=torch.long if not action_shape else torch.float32,
+            device=self.torch_device,
+        )
+        self.optimizer: torch.optim.Optimizer
+
+    def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
+        return self.model.act(obs, greedy)
+
+    def sample_with(self, obs: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+        return sample_from(self.model.distribution(obs), rng)
+
+    def annealed(self, value: float, anneal: bool) -> float:
+        """*value* scaled linearly from 1 at the start to 0 at the end of the budget."""
+        return value * max(0.0, 1.0 - self.steps / self.budget) if anneal else value
+
+    @torch.no_grad()
+    def collect(self) -> list[tuple[float, int]]:
+        """Fill the rollout buffer with ``n_steps`` steps of every environment and compute
+        GAE(lambda) advantages; returns the episodes that ended."""
+        hp, finished = self.hp, []
+        self.buffer.reset()
+        self.start_envs()  # (or restore them) before reading self.obs
+        for _ in range(hp.n_steps):
+            obs = self.as_tensor(self.obs)
+            dist, value = self.model(obs)
+            action = dist.sample()
+            log_prob = dist.log_prob(action)
+            next_obs, rewards, terminated, truncated, infos, ended = self.step_envs(
+                action.cpu().numpy())
+            rewards = rewards.astype(np.float32)
+            # A time limit is not a terminal state: bootstrap from the true last observation,
+            # r_t + gamma V(s_T), so the advantage estimate can treat the episode as ended.
+            cut = self.final_observations(infos, truncated)
+            if cut:
+                index = [i for i, _ in cut]
+                last = self.model.value(self.as_tensor(np.stack([o for _, o in cut])))
+                rewards[index] += hp.gamma * last.cpu().numpy()
+            done = torch.as_tensor(terminated | truncated, dtype=torch.float32)
+            self.buffer.add(obs, action, torch.as_tensor(rewards), done, value, log_prob)
+            self.obs = next_obs
+            finished.extend(ended)
+        self.buffer.compute(self.model.value(self.as_tensor(self.obs)), hp.gamma, hp.gae_lambda)
+        return finished
+
+    def explained_variance(self) -> float:
+        """1 - Var[R - V] / Var[R] over the rollout: how much of the returns the critic explains."""
+        returns, values = self.buffer.returns.flatten(), self.buffer.values.flatten()
+        spread = returns.var()
+        return float(1 - (returns - values).var() / spread) if spread > 0 else 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self.common_state(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_common_state(state)

@@ -1,0 +1,206 @@
+"""What the neural-network methods share: devices, seeding, vectorised environments, episode
+bookkeeping, acting for evaluation and the parts of a checkpoint that are not the method's own.
+
+A :class:`DeepAlgorithm` steps ``n_envs`` environments at once (gymnasium vector envs with
+same-step autoreset: when an episode ends, the step returns the next episode's first observation
+and the true last one in ``infos["final_obs"]``). It keeps every source of randomness it uses in
+its own state (a numpy generator, a torch generator, torch's global generator for sampling) and
+snapshots the environments themselves, so a checkpoint resumes bitwise-identically on the CPU.
+Training environments are built on first use: rebuilding an agent to evaluate or watch it never
+starts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from agentapp.engine.algorithms.base import Algorithm
+from agentapp.engine.vector import (
+    make_vector_env,
+    reset_vector_env,
+    restore_vector,
+    snapshot_vector,
+)
+from agentapp.games.registry import DISCRETE_ACTIONS, VECTOR_OBS
+from agentapp.plain import plain
+
+
+def sample_from(dist: torch.distributions.Distribution, rng: np.random.Generator) -> np.ndarray:
+    """Draw actions from a policy's distribution with a numpy generator (reproducible
+    evaluations that leave the training generators alone)."""
+    if isinstance(dist, torch.distributions.Categorical):
+        probs = dist.probs.cpu().numpy().astype(np.float64)
+        cumulative = probs.cumsum(axis=1)
+        draws = rng.random((len(probs), 1)) * cumulative[:, -1:]
+        return (draws > cumulative).sum(axis=1).clip(max=probs.shape[1] - 1)
+    base = dist.base_dist if isinstance(dist, torch.distributions.Independent) else dist
+    mean, std = base.mean.cpu().numpy(), base.stddev.cpu().numpy()
+    return mean + std * rng.standard_normal(mean.shape)
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """``"64,64"`` -> ``(64, 64)``: hidden layer sizes as typed in ``--set hidden=64,64``."""
+    from agentapp.errors import UserError
+
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"--set hidden={text}: expected layer sizes like 64,64")
+    return sizes
+
+
+class DeepAlgorithm(Algorithm):
+    """Base of the neural methods; subclasses build networks and implement ``train_iteration``."""
+
+    requires: ClassVar[frozenset[str]] = frozenset({VECTOR_OBS, DISCRETE_ACTIONS})
+    step_unit: ClassVar[str] = "steps"
+    supports_envs: ClassVar[bool] = True
+
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
+        self.torch_device = torch.device(self.device)
+        torch.manual_seed(self.seed)  # network initialisation and action sampling
+        self.rng = np.random.default_rng(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)  # minibatch order
+        probe = game.make(game_params)
+        self.observation_space: spaces.Space = probe.observation_space
+        self.action_space: spaces.Space = probe.action_space
+        probe.close()
+        self.steps = 0
+        self.episodes = 0
+        self._envs = None
+        self.obs: np.ndarray | None = None
+        self.ep_return = np.zeros(self.n_envs)
+        self.ep_length = np.zeros(self.n_envs, dtype=np.int64)
+        self._snapshots: list | None = None
+
+    # -- environments ------------------------------------------------------------------------
+    @property
+    def envs(self):
+        """The training environments, started (and reset, or restored) on first use."""
+        if self._envs is None:
+            self._envs = make_vector_env(self.game, self.game_params, self.n_envs, self.seed)
+            fresh = reset_vector_env(self._envs, self.seed)
+            if self._snapshots is not None and restore_vector(self._envs, self._snapshots):
+                pass  # self.obs and episode counters came from the checkpoint
+            else:
+                self.obs = fresh
+                self.ep_return[:] = 0.0
+                self.ep_length[:] = 0
+            self._snapshots = None
+        return self._envs
+
+    def start_envs(self) -> None:
+        """Start (or restore) the training environments now, so that ``self.obs`` is current."""
+        _ = self.envs
+
+    def step_envs(self, actions: np.ndarray):
+        """Step every environment; returns ``(next_obs, rewards, terminated, truncated, infos,
+        finished)`` where ``finished`` lists ``(return, length)`` of episodes that ended."""
+        envs = self.envs
+        if isinstance(self.action_space, spaces.Box):
+            actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        next_obs, rewards, terminated, truncated, infos = envs.step(actions)
+        self.ep_return += rewards
+        self.ep_length += 1
+        finished = []
+        for i in np.flatnonzero(terminated | truncated):
+            finished.append((float(self.ep_return[i]), int(self.ep_length[i])))
+            self.ep_return[i], self.ep_length[i] = 0.0, 0
+        self.episodes += len(finished)
+        self.steps += self.n_envs
+        return next_obs, rewards, terminated, truncated, infos, finished
+
+    @staticmethod
+    def final_observations(infos: dict, truncated: np.ndarray) -> list[tuple[int, Any]]:
+        """``(env index, true last observation)`` of each truncated episode, for bootstrapping."""
+        mask = infos.get("_final_obs")
+        if mask is None:
+            return []
+        return [(int(i), infos["final_obs"][i]) for i in np.flatnonzero(truncated & mask)]
+
+    @staticmethod
+    def true_next_obs(next_obs: np.ndarray, infos: dict) -> np.ndarray:
+        """The observation each step really led to: ``next_obs`` with the true last observation
+        in place of the next episode's first one wherever an episode ended."""
+        mask = infos.get("_final_obs")
+        if mask is None or not mask.any():
+            return next_obs
+        real = np.array(next_obs, copy=True)
+        for i in np.flatnonzero(mask):
+            real[i] = infos["final_obs"][i]
+        return real
+
+    def as_tensor(self, obs: Any) -> torch.Tensor:
+        """Observations as a tensor on the learner's device (int64 for Discrete, else float32)."""
+        discrete = isinstance(self.observation_space, spaces.Discrete)
+        dtype = torch.int64 if discrete else torch.float32
+        return torch.as_tensor(np.asarray(obs), dtype=dtype, device=self.torch_device)
+
+    # -- acting --------------------------------------------------------------------------------
+    def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
+        """Actions for a batch of observations (subclasses: the method's own acting rule)."""
+        raise NotImplementedError
+
+    def act(self, obs: Any, greedy: bool = True, rng: np.random.Generator | None = None) -> Any:
+        return self.act_batch(np.asarray(obs)[None], greedy, rng)[0]
+
+    def act_batch(self, obs: Any, greedy: bool = True, rng: np.random.Generator | None = None):
+        """Actions for a batch of observations, for evaluation and watching. Stochastic choices
+        draw from *rng* (numpy), never from the training generators."""
+        with torch.no_grad():
+            if greedy or rng is None:
+                actions = self.policy_actions(self.as_tensor(obs), greedy=True)
+                return actions.cpu().numpy()
+            return self.sample_with(self.as_tensor(obs), rng)
+
+    def sample_with(self, obs: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+        """Stochastic actions drawn with a numpy generator (overridden by policy methods)."""
+        return self.policy_actions(obs, greedy=False).cpu().numpy()
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def common_state(self) -> dict[str, Any]:
+        state = {
+            "steps": self.steps,
+            "episodes": self.episodes,
+            "rng": plain(self.rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+            "generator": self.generator.get_state(),
+            "ep_return": torch.from_numpy(self.ep_return.copy()),
+            "ep_length": torch.from_numpy(self.ep_length.copy()),
+            "obs": None if self.obs is None else torch.from_numpy(np.asarray(self.obs).copy()),
+            "envs": snapshot_vector(self._envs) if self._envs is not None else self._snapshots,
+        }
+        if torch.cuda.is_available() and self.torch_device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.torch_device)
+        return state
+
+    def load_common_state(self, state: dict[str, Any]) -> None:
+        self.steps = int(state["steps"])
+        self.episodes = int(state["episodes"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.generator.set_state(state["generator"])
+        if "cuda_rng" in state and self.torch_device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.torch_device)
+        if len(state["ep_return"]) != self.n_envs:  # --envs changed on resume: new episodes
+            self._snapshots, self.obs = None, None
+        else:
+            self.ep_return = state["ep_return"].numpy().copy()
+            self.ep_length = state["ep_length"].numpy().copy()
+            self.obs = None if state["obs"] is None else state["obs"].numpy().copy()
+            self._snapshots = state["envs"]
+        if self._envs is not None:  # already running: put them where the checkpoint was
+            self._envs.close()
+            self._envs = None
+
+    def close(self) -> None:
+        if self._envs is not None:
+            self._envs.close()
+            self._envs = None

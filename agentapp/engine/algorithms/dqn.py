@@ -1,0 +1,191 @@
+"""Deep Q-network (Mnih et al. 2015) with the lecture's switches: double, dueling, n-step, and the
+two ablations ``replay=false`` and ``target=false``.
+
+Why it is here: DQN is where tabular Q-learning meets function approximation, and the lecture's
+table shows that it works only with both of its stabilisers: experience replay (decorrelated
+minibatches) and a fixed target network (a target that does not move with every step). Turning
+either off here lets a user watch the learning curve fall apart for themselves.
+
+One training iteration takes ``train_freq`` steps of every environment with an epsilon-greedy
+policy, storing the transitions, then makes ``gradient_steps`` updates of minibatches sampled from
+the replay buffer (once it holds ``learning_starts`` transitions). With ``replay=false`` the update
+after each step uses just the transitions of that step.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from agentapp.engine import schedules
+from agentapp.engine.algorithms.base import Iteration
+from agentapp.engine.algorithms.deep import DeepAlgorithm, parse_hidden
+from agentapp.engine.buffers import ReplayBatch, ReplayBuffer
+from agentapp.engine.networks import QNetwork
+from agentapp.params import setting
+
+
+@dataclass(frozen=True)
+class DQNSettings:
+    """Settings of DQN (defaults: CleanRL's ``dqn.py``; presets tune them per game)."""
+
+    learning_rate: float = setting(2.5e-4, "Adam step size.", low=0.0, low_open=True)
+    buffer_size: int = setting(10_000, "Transitions the replay buffer holds.", low=1)
+    learning_starts: int = setting(1_000, "Transitions collected before learning starts.", low=0)
+    batch_size: int = setting(128, "Transitions per minibatch.", low=1)
+    train_freq: int = setting(10, "Steps of each environment between rounds of updates.", low=1)
+    gradient_steps: int = setting(1, "Minibatch updates per round.", low=1)
+    gamma: float = setting(0.99, "Discount factor.", low=0.0, high=1.0)
+    target_update_interval: int = setting(500, "Steps between target network updates.", low=1)
+    tau: float = setting(1.0, "Target update: 1 copies the network, less is Polyak averaging "
+                         "theta' <- tau theta + (1 - tau) theta'.", low=0.0, high=1.0,
+                         low_open=True)
+    epsilon: float = setting(1.0, "Initial exploration rate.", low=0.0, high=1.0)
+    epsilon_end: float = setting(0.05, "Final exploration rate.", low=0.0, high=1.0)
+    exploration_fraction: float = setting(0.5, "Fraction of the budget over which epsilon "
+                                          "falls linearly.", low=0.0, high=1.0)
+    loss: str = setting("huber", "TD loss.", choices=("huber", "mse"))
+    max_grad_norm: float = setting(10.0, "Clip the gradient norm to this.", low=0.0,
+                                   low_open=True)
+    double: bool = setting(False, "Double DQN: the online network picks the next action, the "
+                           "target network values it (van Hasselt et al. 2016).")
+    dueling: bool = setting(False, "Dueling heads: Q = V + A - mean A (Wang et al. 2016).")
+    n_step: int = setting(1, "Bootstrap after n rewards (n-step returns).", low=1)
+    replay: bool = setting(True, "Learn from replayed minibatches (false: from the latest "
+                           "transitions only).")
+    target: bool = setting(True, "Bootstrap from a target network (false: from the online "
+                           "network itself).")
+    hidden: str = setting("120,84", "Hidden layer sizes.")
+    save_buffer: bool = setting(False, "Save the replay buffer with each latest checkpoint "
+                                "(replay.pt), for exact resume.")
+
+
+class DQN(DeepAlgorithm):
+    """DQN over vectorised environments, with its lecture switches."""
+
+    name = "dqn"
+    title = "DQN"
+    summary = "Q-learning with a network, experience replay and a target network."
+    Hyperparameters = DQNSettings
+
+    def __init__(self, game, game_params, hp, **kwargs) -> None:
+        super().__init__(game, game_params, hp, **kwargs)
+        self.q = QNetwork(self.observation_space, int(self.action_space.n),
+                          hidden=parse_hidden(hp.hidden), dueling=hp.dueling).to(self.torch_device)
+        self.q_target = copy.deepcopy(self.q)
+        self.q_target.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=hp.learning_rate)
+        self.epsilon_at = schedules.Linear(
+            hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.exploration_fraction, self.budget))
+        capacity = hp.buffer_size if hp.replay else self.n_envs
+        self.buffer = ReplayBuffer(
+            capacity, self.observation_space.shape or (),
+            np.int64 if self.observation_space.shape == () else np.float32,
+            n_envs=self.n_envs, n_step=hp.n_step, gamma=hp.gamma, device=self.torch_device,
+        )
+        self.updates = 0
+        self.last_target_update = 0
+
+    def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
+        return self.q(obs).argmax(dim=1)
+
+    def _explore(self, obs: np.ndarray) -> np.ndarray:
+        """Epsilon-greedy: each environment acts at random with probability epsilon."""
+        with torch.no_grad():
+            actions = self.q(self.as_tensor(obs)).argmax(dim=1).cpu().numpy()
+        random = self.rng.random(self.n_envs) < self.epsilon_at(self.steps)
+        actions[random] = self.rng.integers(self.action_space.n, size=int(random.sum()))
+        return actions
+
+    def train_iteration(self, max_steps: int) -> Iteration:
+        hp, start, finished, losses = self.hp, self.steps, [], []
+        self.start_envs()
+        for _ in range(hp.train_freq):
+            actions = self._explore(self.obs)
+            next_obs, rewards, terminated, truncated, infos, ended = self.step_envs(actions)
+            self.buffer.add(self.obs, actions, rewards, terminated, truncated,
+                            self.true_next_obs(next_obs, infos))
+            self.obs = next_obs
+            finished.extend(ended)
+            if not hp.replay and len(self.buffer) >= self.n_envs:
+                self._update_target()
+                losses.append(self._learn(self.buffer.sample(len(self.buffer), self.rng)))
+        self._update_target()
+        if hp.replay and len(self.buffer) >= max(hp.learning_starts, hp.batch_size):
+            for _ in range(hp.gradient_steps):
+                losses.append(self._learn(self.buffer.sample(hp.batch_size, self.rng)))
+        metrics = {"charts/epsilon": self.epsilon_at(self.steps),
+                   "charts/replay_fill": len(self.buffer) / self.buffer.capacity}
+        if losses:
+            metrics["losses/td_loss"] = float(torch.stack([x[0] for x in losses]).mean())
+            metrics["losses/q_values"] = float(torch.stack([x[1] for x in losses]).mean())
+        return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
+
+    def _learn(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        hp = self.hp
+        bootstrap_net = self.q_target if hp.target else self.q
+        with torch.no_grad():
+            next_q = bootstrap_net(batch.next_obs)
+            if hp.double:  # a* = argmax_a Q_online(s', a), valued by the bootstrap network
+                best = self.q(batch.next_obs).argmax(dim=1, keepdim=True)
+                next_value = next_q.gather(1, best).squeeze(1)
+            else:  # max_a Q_target(s', a)
+                next_value = next_q.max(dim=1).values
+            # y = R^(k) + gamma^k (1 - done) max_a Q(s', a)   (Mnih et al. 2015, eq. 2; k-step)
+            target = batch.rewards + batch.discounts * (1.0 - batch.dones) * next_value
+        q_taken = self.q(batch.obs).gather(1, batch.actions.long().view(-1, 1)).squeeze(1)
+        if hp.loss == "huber":
+            loss = F.smooth_l1_loss(q_taken, target)
+        else:
+            loss = F.mse_loss(q_taken, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return loss.detach(), q_taken.detach().mean()
+
+    def _update_target(self) -> None:
+        hp = self.hp
+        if not hp.target or self.steps - self.last_target_update < hp.target_update_interval:
+            return
+        self.last_target_update = self.steps
+        with torch.no_grad():  # theta' <- tau theta + (1 - tau) theta'
+            for online, target in zip(self.q.parameters(), self.q_target.parameters(),
+                                      strict=True):
+                target.lerp_(online, hp.tau)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **self.common_state(),
+            "q": self.q.state_dict(),
+            "q_target": self.q_target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "last_target_update": self.last_target_update,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q.load_state_dict(state["q"])
+        self.q_target.load_state_dict(state["q_target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
+        self.last_target_update = int(state["last_target_update"])
+        self.load_common_state(state)
+
+    def side_files(self) -> dict[str, dict[str, Any]]:
+        """The replay buffer, saved beside the checkpoint when ``save_buffer`` is on."""
+        return {"replay": self.buffer.state_dict()} if self.hp.save_buffer else {}
+
+    def side_file_names(self) -> tuple[str, ...]:
+        return ("replay",) if self.hp.save_buffer else ()
+
+    def load_side_file(self, name: str, state: dict[str, Any]) -> None:
+        if name == "replay":
+            self.buffer.load_state_dict(state)

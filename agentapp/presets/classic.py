@@ -1,0 +1,48 @@
+"""Presets for the classic-control games, after RL Zoo's tuned hyperparameters
+(``hyperparams/ppo.yml``, ``a2c.yml``, ``dqn.yml``) where it has them.
+
+Keys are ``(game id or family, method)``; ``steps`` is the budget, ``envs`` the number of parallel
+environments, the rest are the method's settings. ``benchmarks/cartpole.py`` measures how fast they
+solve CartPole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLASSIC: dict[tuple[str, str], dict[str, Any]] = {
+    ("cartpole", "ppo"): {
+        "steps": 100_000, "envs": 8, "n_steps": 32, "batch_size": 256, "gae_lambda": 0.8,
+        "gamma": 0.98, "n_epochs": 20, "ent_coef": 0.0, "learning_rate": 1e-3,
+        "anneal_lr": True, "clip_range": 0.2, "anneal_clip": True,
+    },
+    ("cartpole", "a2c"): {"steps": 500_000, "envs": 8, "ent_coef": 0.0},
+    ("cartpole", "dqn"): {
+        "steps": 50_000, "learning_rate": 2.3e-3, "batch_size": 64, "buffer_size": 100_000,
+        "learning_starts": 1_000, "gamma": 0.99, "target_update_interval": 10,
+        "train_freq": 256, "gradient_steps": 128, "exploration_fraction": 0.16,
+        "epsilon_end": 0.04, "hidden": "256,256",
+    },
+    ("cartpole", "reinforce"): {"steps": 100_000},
+    ("acrobot", "ppo"): {
+        "steps": 1_000_000, "envs": 16, "n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99,
+        "n_epochs": 4, "ent_coef": 0.0, "batch_size": 64,
+    },
+    ("acrobot", "a2c"): {"steps": 500_000, "envs": 16, "ent_coef": 0.0},
+    ("acrobot", "dqn"): {
+        "steps": 100_000, "learning_rate": 6.3e-4, "batch_size": 128, "buffer_size": 50_000,
+        "learning_starts": 0, "gamma": 0.99, "target_update_interval": 250, "train_freq": 4,
+        "gradient_steps": 1, "exploration_fraction": 0.12, "epsilon_end": 0.1,
+        "hidden": "256,256",
+    },
+    ("mountaincar", "dqn"): {
+        "steps": 120_000, "learning_rate": 4e-3, "batch_size": 128, "buffer_size": 10_000,
+        "learning_starts": 1_000, "gamma": 0.98, "target_update_interval": 600,
+        "train_freq": 16, "gradient_steps": 8, "exploration_fraction": 0.2,
+        "epsilon_end": 0.07, "hidden": "256,256",
+    },
+    ("mountaincar", "ppo"): {
+        "steps": 1_000_000, "envs": 16, "n_steps": 16, "gae_lambda": 0.98, "gamma": 0.99,
+        "n_epochs": 4, "ent_coef": 0.0,
+    },
+}
