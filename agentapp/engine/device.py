@@ -1,8 +1,8 @@
 """Choosing the compute device and the number of threads.
 
 ``--device auto`` takes CUDA when torch sees a GPU and the CPU otherwise; naming a CUDA device that
-is not there is bad input. Torch's intra-op threads default to half the machine's cores (at most 8): on
-a small machine, more threads make environment stepping and the learner fight.
+is not there is bad input. Torch's intra-op threads default to half the machine's cores (at most
+8): on a small machine, more threads make environment stepping and the learner fight.
 """
 
 from __future__ import annotations
