@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -13,12 +14,20 @@ from agentapp.cli.common import JsonFlag, print_json
 
 def catalogue_data() -> dict[str, Any]:
     """Games and algorithms as plain data (also what ``--json`` prints)."""
+    from agentapp import presets
     from agentapp.engine import algorithms
     from agentapp.games import catalogue
 
     games = []
     for game in catalogue():
         fits = algorithms.suitable(game)
+        tuned = {}
+        for name in fits:
+            preset = presets.lookup(game.id, game.family, name)
+            unit = algorithms.ALGORITHMS[name].step_unit
+            tuned[name] = {"steps": preset.steps or presets.DEFAULT_STEPS[unit],
+                           "envs": preset.envs or 1,
+                           "hyperparameters": preset.hyperparameters, "source": preset.source}
         games.append({
             "id": game.id,
             "family": game.family,
@@ -28,6 +37,7 @@ def catalogue_data() -> dict[str, Any]:
             "capabilities": sorted(game.capabilities()),
             "default_algo": game.default_algo,
             "algorithms": fits,
+            "presets": tuned,
             "unsuitable": {
                 name: algorithms.unsuitable_reason(cls, game)
                 for name, cls in algorithms.ALGORITHMS.items() if name not in fits
@@ -47,13 +57,20 @@ def catalogue_data() -> dict[str, Any]:
 
 
 @app.command("list")
-def list_command(as_json: JsonFlag = False) -> None:
+def list_command(
+    as_json: JsonFlag = False,
+    show_presets: Annotated[bool, typer.Option("--presets", help="Also show each game's presets: "
+                            "budget, environments and settings per method.")] = False,
+) -> None:
     """Show the games and algorithms, and which algorithm suits which game."""
     data = catalogue_data()
     if as_json:
         print_json(data)
         return
     console = Console()
+    if show_presets:
+        _print_presets(console, data)
+        return
     games = Table(title="Games", title_justify="left", expand=False)
     games.add_column("game", no_wrap=True, style="bold")
     games.add_column("description")
@@ -73,3 +90,18 @@ def list_command(as_json: JsonFlag = False) -> None:
     console.print(algos)
     console.print("Train one: [bold]agentapp train GAME --algo ALGO[/]   (e.g. agentapp train "
                   "gridworld:cliff --algo q-learning)")
+
+
+def _print_presets(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title="Presets (override any value with --set key=value)", title_justify="left")
+    table.add_column("game", no_wrap=True, style="bold")
+    table.add_column("algo", no_wrap=True)
+    table.add_column("steps", justify="right")
+    table.add_column("envs", justify="right")
+    table.add_column("settings")
+    for g in data["games"]:
+        for algo, p in g["presets"].items():
+            settings = ", ".join(f"{k}={v}" for k, v in p["hyperparameters"].items())
+            table.add_row(g["id"], algo, f"{p['steps']:,}", str(p["envs"]),
+                          settings or "the method's defaults")
+    console.print(table)

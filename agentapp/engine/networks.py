@@ -187,11 +187,14 @@ class ActorCritic(nn.Module):
     def _distribution(self, features: torch.Tensor) -> Distribution:
         out = self.actor(features)
         if not self.continuous:
-            return Categorical(logits=out)
+            # Arguments are valid by construction: skip torch's checks, which cost more than the
+            # small networks themselves on the CPU.
+            return Categorical(logits=out, validate_args=False)
         mean = out.reshape(out.shape[0], *self.action_shape)
         std = self.log_std.exp().reshape(self.action_shape).expand_as(mean)
         # Independent sums log-probs and entropies over the action dimensions: one per sample.
-        return Independent(Normal(mean, std), len(self.action_shape))
+        return Independent(Normal(mean, std, validate_args=False), len(self.action_shape),
+                           validate_args=False)
 
     def _value(self, features: torch.Tensor) -> torch.Tensor:
         if self.critic is None:

@@ -164,3 +164,15 @@ def test_own_map_file_runs_are_usable_from_any_folder(cli, runs_dir, tmp_path, m
     result = cli("eval", run.resolve(), "--json", "--episodes", "2")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["returns"] == [1.0, 1.0]
+
+
+def test_list_shows_presets_as_data_and_table(cli):
+    data = json.loads(cli("list", "--json").stdout)
+    cartpole = next(g for g in data["games"] if g["id"] == "cartpole")
+    ppo = cartpole["presets"]["ppo"]
+    assert ppo["envs"] == 8 and ppo["steps"] == 100_000
+    assert ppo["hyperparameters"]["n_steps"] == 32
+    assert {"dqn", "reinforce", "a2c", "ppo"} <= set(cartpole["algorithms"])
+    assert "q-learning" in cartpole["unsuitable"]
+    table = cli("list", "--presets").stdout
+    assert "cartpole" in table and "n_steps=32" in table.replace("\n", "")
