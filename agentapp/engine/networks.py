@@ -44,15 +44,30 @@ def obs_dim(space: spaces.Space) -> int:
     raise TypeError(f"no encoder for {type(space).__name__} observations")
 
 
-def _as_tensor(obs: Any, device: torch.device) -> torch.Tensor:
-    """*obs* as a tensor on *device* (numpy arrays and lists are converted, tensors moved)."""
+def _as_tensor(obs: Any, module: nn.Module) -> torch.Tensor:
+    """*obs* as a tensor on *module*'s device (numpy arrays and lists are converted, tensors
+    moved); a tensor already there passes straight through, as it does on every hot path."""
+    device = _device_of(module)
     if isinstance(obs, torch.Tensor):
-        return obs.to(device)
+        return obs if obs.device == device else obs.to(device)
     return torch.as_tensor(np.asarray(obs), device=device)
 
 
 def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
+    """The device of *module*'s parameters, remembered (looking it up anew on every call costs
+    more than a small network's forward pass); :class:`_Network` forgets it when moved."""
+    device = module.__dict__.get("_device")
+    if device is None:
+        device = module.__dict__["_device"] = next(module.parameters()).device
+    return device
+
+
+class _Network(nn.Module):
+    """A module that remembers its device between moves (``.to``, ``.cuda``, ``.cpu``)."""
+
+    def _apply(self, fn, recurse=True):  # type: ignore[override]
+        self.__dict__.pop("_device", None)
+        return super()._apply(fn, recurse)
 
 
 class ObsEncoder(nn.Module):
@@ -93,7 +108,7 @@ def mlp(
     return nn.Sequential(*layers)
 
 
-class QNetwork(nn.Module):
+class QNetwork(_Network):
     """Action values Q(s, ·) for a discrete action space (DQN, Mnih et al. 2015).
 
     With ``dueling=True`` the torso feeds a state-value head and an advantage head, combined as
@@ -122,7 +137,7 @@ class QNetwork(nn.Module):
             self.torso = mlp(self.encoder.out_dim, hidden, activation, self.n_actions, 1.0)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        features = self.torso(self.encoder(_as_tensor(obs, _device_of(self))))
+        features = self.torso(self.encoder(_as_tensor(obs, self)))
         if not self.dueling:
             return features
         value = self.value_head(features)
@@ -130,7 +145,7 @@ class QNetwork(nn.Module):
         return value + advantage - advantage.mean(dim=1, keepdim=True)  # Wang et al. eq. 9
 
 
-class ActorCritic(nn.Module):
+class ActorCritic(_Network):
     """A policy pi(a|s) and (optionally) a state value V(s), for REINFORCE, A2C and PPO.
 
     By default the actor and the critic have separate torsos (CleanRL's PPO): the actor's output
@@ -182,7 +197,7 @@ class ActorCritic(nn.Module):
         return self.critic is not None
 
     def _features(self, obs: Any) -> torch.Tensor:
-        return self.torso(self.encoder(_as_tensor(obs, _device_of(self))))
+        return self.torso(self.encoder(_as_tensor(obs, self)))
 
     def _distribution(self, features: torch.Tensor) -> Distribution:
         out = self.actor(features)
@@ -227,6 +242,8 @@ class ActorCritic(nn.Module):
     ) -> torch.Tensor:
         """Actions for a batch: the most likely action (the mean for Gaussians) when *greedy*,
         else a sample (drawn from *generator* when given, torch's global generator otherwise)."""
+        if greedy and not self.continuous:  # argmax of the logits: no distribution needed
+            return self.actor(self._features(obs)).argmax(dim=-1)
         dist = self.distribution(obs)
         if self.continuous:
             mean = dist.base_dist.loc

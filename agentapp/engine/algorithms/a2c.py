@@ -15,6 +15,7 @@ from torch import nn
 
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod
 from agentapp.engine.algorithms.base import Iteration
+from agentapp.engine.algorithms.deep import adam
 from agentapp.params import setting
 
 
@@ -50,12 +51,11 @@ class A2C(ActorCriticMethod):
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
-        params = self.model.parameters()
         if hp.optimizer == "rmsprop":
-            self.optimizer = torch.optim.RMSprop(params, lr=hp.learning_rate, alpha=hp.rms_alpha,
-                                                 eps=hp.eps)
+            self.optimizer = torch.optim.RMSprop(self.params, lr=hp.learning_rate,
+                                                 alpha=hp.rms_alpha, eps=hp.eps)
         else:
-            self.optimizer = torch.optim.Adam(params, lr=hp.learning_rate, eps=hp.eps)
+            self.optimizer = adam(self.params, lr=hp.learning_rate, eps=hp.eps)
 
     def train_iteration(self, max_steps: int) -> Iteration:
         hp = self.hp
@@ -78,7 +78,7 @@ class A2C(ActorCriticMethod):
         loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
+        nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
         self.optimizer.step()
         metrics = {
             "losses/policy_loss": float(policy_loss.detach()),

@@ -26,6 +26,7 @@ class ActorCriticMethod(DeepAlgorithm):
             self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
             activation=hp.activation, shared=hp.shared,
         ).to(self.torch_device)
+        self.params = list(self.model.parameters())
         obs_dtype = self.as_tensor(self.observation_space.sample()).dtype
         action_shape = self.action_space.shape or ()
         self.buffer = RolloutBuffer(

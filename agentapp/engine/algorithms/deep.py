@@ -29,6 +29,15 @@ from agentapp.games.registry import DISCRETE_ACTIONS, VECTOR_OBS
 from agentapp.plain import plain
 
 
+def adam(params: list[torch.nn.Parameter], **kwargs: Any) -> torch.optim.Adam:
+    """Adam, fused into one kernel per step where this torch can (CPU and CUDA, torch >= 2.4):
+    on small networks the optimizer's per-tensor loop costs as much as the maths."""
+    try:
+        return torch.optim.Adam(params, fused=True, **kwargs)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, **kwargs)
+
+
 def sample_from(dist: torch.distributions.Distribution, rng: np.random.Generator) -> np.ndarray:
     """Draw actions from a policy's distribution with a numpy generator (reproducible
     evaluations that leave the training generators alone)."""

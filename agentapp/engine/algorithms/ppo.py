@@ -16,6 +16,7 @@ from torch import nn
 
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod
 from agentapp.engine.algorithms.base import Iteration
+from agentapp.engine.algorithms.deep import adam
 from agentapp.params import setting
 
 
@@ -56,7 +57,7 @@ class PPO(ActorCriticMethod):
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate, eps=1e-5)
+        self.optimizer = adam(self.params, lr=hp.learning_rate, eps=1e-5)
 
     def train_iteration(self, max_steps: int) -> Iteration:
         hp = self.hp
@@ -94,7 +95,7 @@ class PPO(ActorCriticMethod):
                 loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
+                nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
                 self.optimizer.step()
                 with torch.no_grad():  # the k3 estimator of KL(old || new) (Schulman, 2020)
                     kl = ((ratio - 1) - log_ratio).mean()
