@@ -76,9 +76,10 @@ class HeadlessProgress:
         self.unit = config.get("step_unit", "steps")
         self.total, self.step = event.total_steps, event.start_step
         resumed = f", resuming at {event.start_step:,}" if event.start_step else ""
+        note = f" ({config['device_note']})" if config.get("device_note") else ""
         self.console.print(
             f"[bold]{config['algo']}[/] on [bold]{config['game']}[/] · {event.total_steps:,} "
-            f"{self.unit} · seed {config['seed']} · device {event.device}{resumed}",
+            f"{self.unit} · seed {config['seed']} · device {event.device}{note}{resumed}",
             highlight=False,
         )
         self.console.print(f"[dim]run folder: {event.run_dir}[/]", highlight=False)

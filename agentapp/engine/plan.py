@@ -60,6 +60,8 @@ class Plan:
     total_steps: int
     schedule_budget: int
     device: str
+    device_note: str
+    """How the device was chosen, for the user (``auto: no CUDA device, using the CPU``)."""
     envs: int
     save_every: int
     eval_every: int
@@ -92,6 +94,7 @@ class Plan:
             "schedule_budget": self.schedule_budget,
             "seed": self.seed,
             "device": self.device,
+            "device_note": self.device_note,
             "envs": self.envs,
             "hyperparameters": as_dict(self.hp),
             "game_params": as_dict(self.game_params),
@@ -231,9 +234,16 @@ def prepare(config: RunConfig) -> Plan:
         save_every = config.save_every or preset.save_every or max(1, total // 10)
         eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
 
+    device = resolve_device(config.device)
+    requested = (config.device or "auto").strip().lower()
+    device_note = ""
+    if requested == "auto":
+        device_note = ("auto: CUDA device found" if device != "cpu"
+                       else "auto: no CUDA device, using the CPU")
     return Plan(
         game=game, game_params=game_params, algo_cls=algo_cls, hp=hp, seed=seed,
-        total_steps=total, schedule_budget=schedule_budget, device=resolve_device(config.device),
+        total_steps=total, schedule_budget=schedule_budget, device=device,
+        device_note=device_note,
         envs=envs, save_every=save_every, eval_every=eval_every,
         eval_episodes=config.eval_episodes, target_return=config.target_return,
         keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
