@@ -10,6 +10,8 @@ work only while a consumer pulls, so a front end that stops iterating stops trai
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,6 +77,34 @@ class _Averager:
         return means
 
 
+def side_path(checkpoint: Path, name: str) -> Path:
+    """Where side file *name* (``replay``) of *checkpoint* lies: ``replay.pt`` beside
+    ``latest.pt``, ``step_<N>.replay.pt`` beside ``step_<N>.pt`` (``<stem>.replay.pt`` in
+    general), so a step checkpoint resumes exactly too."""
+    if checkpoint.name == "latest.pt":
+        return checkpoint.with_name(f"{name}.pt")
+    return checkpoint.with_name(f"{checkpoint.stem}.{name}.pt")
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Give *target* the contents of *source* atomically: a hard link (no second copy on disk;
+    it keeps these contents when *source* is later replaced), else a copy."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _prune_orphan_side_files(folder: Path) -> None:
+    """Delete ``step_<N>.<name>.pt`` side files whose ``step_<N>.pt`` has been pruned."""
+    for side in folder.glob("step_*.*.pt"):
+        if not side.with_name(side.name.split(".", 1)[0] + ".pt").exists():
+            side.unlink(missing_ok=True)
+
+
 class _Session:
     """One training session of a run: the agent, its counters and the run folder."""
 
@@ -98,15 +128,23 @@ class _Session:
         self.elapsed_before = self.progress.elapsed
 
     def _load_side_files(self) -> None:
-        folder = self.plan.resume_path.parent if self.plan.resume_path else self.ckpt_dir
+        source = self.plan.resume_path or self.ckpt_dir / "latest.pt"
         for name in self.agent.side_file_names():
-            path = folder / f"{name}.pt"
-            side = checkpoints.load_side(path) if path.is_file() else None
-            if side is None or side.get("step") != self.progress.step:
-                self.notes.append(f"{name}.pt does not match the checkpoint's step "
+            # the checkpoint's own side file, else the run's latest one (which fits only when
+            # the checkpoint was the last one saved): the stored step decides
+            candidates = dict.fromkeys((side_path(source, name), source.parent / f"{name}.pt"))
+            sides = (checkpoints.load_side(p) for p in candidates if p.is_file())
+            side = next((x for x in sides if x is not None
+                         and x.get("step") == self.progress.step), None)
+            if side is None:
+                self.notes.append(f"no {name} file matches the checkpoint's step "
                                   f"{self.progress.step}; starting it afresh")
                 continue
-            self.agent.load_side_file(name, side["state"])
+            try:
+                self.agent.load_side_file(name, side["state"])
+            except ValueError as exc:  # e.g. --envs or buffer_size changed on resume
+                self.notes.append(f"the saved {name} does not fit this run ({exc}); "
+                                  f"starting it afresh")
 
     @property
     def elapsed(self) -> float:
@@ -129,14 +167,19 @@ class _Session:
         self.progress.last_save = self.progress.step
         payload = self.payload()
         path = checkpoints.save(payload, self.ckpt_dir / "latest.pt")
+        side_names = []
         for name, state in self.agent.side_files().items():
             side = {"step": self.progress.step, "state": state}
-            checkpoints.save(side, self.ckpt_dir / f"{name}.pt", check=False)
+            checkpoints.save(side, side_path(path, name), check=False)
+            side_names.append(name)
         yield CheckpointSaved(self.progress.step, str(path), "latest")
         if with_step_file:
             step_file = checkpoints.step_path(self.ckpt_dir, self.progress.step)
             checkpoints.save(payload, step_file)
+            for name in side_names:
+                _link_or_copy(side_path(path, name), side_path(step_file, name))
             checkpoints.prune_steps(self.ckpt_dir, self.plan.keep_checkpoints)
+            _prune_orphan_side_files(self.ckpt_dir)
             yield CheckpointSaved(self.progress.step, str(step_file), "step")
         self.write_status("running")
 

@@ -164,6 +164,23 @@ def _resume_source(config: RunConfig, root: Path, game: Game) -> tuple[Path, Pat
     return latest, run
 
 
+def _check_loadable(algo_cls: type[Algorithm], game: Game, game_params: Any, hp: Any,
+                    ckpt: Mapping[str, Any], envs: int, changed: Mapping[str, Any]) -> None:
+    """Refuse ``--set`` changes on resume that the saved agent cannot be loaded into (a network
+    shape, a critic added or dropped): build the agent as the run would and load it."""
+    saved = ckpt["config"]
+    agent = algo_cls(game, game_params, hp, seed=int(saved["seed"]),
+                     budget=int(saved["schedule_budget"]), device="cpu", n_envs=envs)
+    try:
+        agent.load_state_dict(ckpt["algorithm"])
+    except (RuntimeError, KeyError, ValueError):
+        keys = ", ".join(f"{k}={v}" for k, v in changed.items())
+        raise UserError(f"--set {keys}: that change does not fit the network the checkpoint "
+                        f"was trained with") from None
+    finally:
+        agent.close()
+
+
 def prepare(config: RunConfig) -> Plan:
     """Resolve and validate *config*; raise UserError on any bad input."""
     root = runs.runs_root(config.runs_dir)
@@ -224,6 +241,8 @@ def prepare(config: RunConfig) -> Plan:
                             "checkpoint was trained on")
         seed, schedule_budget = int(saved["seed"]), int(saved["schedule_budget"])
         envs = config.envs or int(saved.get("envs", 1))
+        if hp_over:
+            _check_loadable(algo_cls, game, game_params, hp, ckpt, envs, hp_over)
         save_every = config.save_every or int(saved["save_every"])
         eval_every = config.eval_every or int(saved["eval_every"])
     else:

@@ -70,12 +70,19 @@ def test_usage_errors_are_one_line_too(cli, runs_dir):
     _rejects(cli, runs_dir, "train", "gridworld", "--steps", "0", says="--steps")
 
 
-def test_missing_cuda_device(cli, runs_dir):
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
+@pytest.mark.parametrize("algo", ["q-learning", "ppo"])
+def test_missing_cuda_device(cli, runs_dir, monkeypatch, device, algo):
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA device is present")
-    _rejects(cli, runs_dir, "train", "gridworld", "--device", "cuda:0", says="no CUDA device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # whatever this machine has
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    _rejects(cli, runs_dir, "train", "gridworld", "--algo", algo, "--device", device,
+             says="no CUDA device")
+
+
+def test_unknown_device(cli, runs_dir):
+    _rejects(cli, runs_dir, "train", "gridworld", "--device", "tpu", says="expected auto, cpu")
 
 
 @pytest.mark.parametrize("command", ["eval", "watch", "inspect"])

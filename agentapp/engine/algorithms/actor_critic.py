@@ -64,7 +64,7 @@ class ActorCriticMethod(DeepAlgorithm):
             rewards = rewards.astype(np.float32)
             # A time limit is not a terminal state: bootstrap from the true last observation,
             # r_t + gamma V(s_T), so the advantage estimate can treat the episode as ended.
-            cut = self.final_observations(infos, truncated)
+            cut = self.final_observations(infos, truncated & ~terminated)
             if cut:
                 index = [i for i, _ in cut]
                 last = self.model.value(self.as_tensor(np.stack([o for _, o in cut])))

@@ -110,7 +110,8 @@ class Algorithm(ABC):
         """Restore what :meth:`state_dict` returned."""
 
     def side_files(self) -> dict[str, dict[str, Any]]:
-        """Large state saved in files of its own beside ``latest.pt`` (``replay.pt``), by name;
+        """Large state saved in files of its own beside the checkpoints (``replay.pt`` beside
+        ``latest.pt``, ``step_<N>.replay.pt`` beside ``step_<N>.pt``), by name;
         only what the run asked to keep. Plain data and tensors only."""
         return {}
 

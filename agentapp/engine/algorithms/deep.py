@@ -128,7 +128,8 @@ class DeepAlgorithm(Algorithm):
 
     @staticmethod
     def final_observations(infos: dict, truncated: np.ndarray) -> list[tuple[int, Any]]:
-        """``(env index, true last observation)`` of each truncated episode, for bootstrapping."""
+        """``(env index, true last observation)`` of each episode ended where *truncated*, for
+        bootstrapping; pass ``truncated & ~terminated``: a step that is both is a termination."""
         mask = infos.get("_final_obs")
         if mask is None:
             return []

@@ -62,8 +62,8 @@ class DQNSettings:
     target: bool = setting(True, "Bootstrap from a target network (false: from the online "
                            "network itself).")
     hidden: str = setting("120,84", "Hidden layer sizes.")
-    save_buffer: bool = setting(False, "Save the replay buffer with each latest checkpoint "
-                                "(replay.pt), for exact resume.")
+    save_buffer: bool = setting(False, "Save the replay buffer beside each checkpoint "
+                                "(replay.pt, step_<N>.replay.pt), for exact resume.")
 
 
 class DQN(DeepAlgorithm):

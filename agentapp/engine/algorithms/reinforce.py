@@ -82,8 +82,9 @@ class Reinforce(DeepAlgorithm):
                 running[i]["obs"].append(self.obs[i])
                 running[i]["actions"].append(actions[i])
                 running[i]["rewards"].append(float(rewards[i]))
-            for i, last_obs in self.final_observations(infos, truncated):
-                if hp.baseline == "value":  # a time limit is not an end: bootstrap V(s_T)
+            # a time limit is not an end: bootstrap V(s_T) (unless the game ended there too)
+            for i, last_obs in self.final_observations(infos, truncated & ~terminated):
+                if hp.baseline == "value":
                     running[i]["rewards"][-1] += hp.gamma * float(
                         self.model.value(self.as_tensor(last_obs[None]))[0])
             for i in np.flatnonzero(terminated | truncated):
