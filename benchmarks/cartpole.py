@@ -1,6 +1,7 @@
 """How fast do agentapp's deep RL methods solve CartPole, next to Stable-Baselines3?
 
-    python benchmarks/cartpole.py [--seeds 3] [--methods ppo,a2c,dqn,reinforce] [--no-sb3] [--json]
+    python benchmarks/cartpole.py [--seeds 3] [--methods ppo,a2c,dqn,reinforce] [--no-sb3]
+                                  [--sb3-threads N] [--json] [--timeout S] [--runs-dir DIR]
 
 For each method and seed (seeds 0..N-1) one whole process runs
 
@@ -21,8 +22,9 @@ in ``SB3_ZOO`` below), an ``EvalCallback`` (10 deterministic episodes every 2,00
 ``StopTrainingOnRewardThreshold(475)``: the same stopping rule. SB3 keeps its own defaults (device,
 torch threads; ``--sb3-threads N`` overrides the latter); the thread counts of both sides are
 printed, and so are ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` when set, since they change torch's
-speed. Runs alternate between the two sides
-seed by seed, so slow drift of the machine affects both alike.
+speed. Runs alternate between the two sides seed by seed, so slow drift of the machine affects
+both alike. SB3's runs also record ``eval_s`` (in ``--json``): the part of their training seconds
+spent in the evaluations, which play one episode at a time and cost about as much as training.
 
 Each figure in the table is the median over the seeds of the time (or steps) to solve, an unsolved
 run counting as infinitely slow: with 3 seeds, one failure gives the slower of the two solved
@@ -30,6 +32,11 @@ runs, two failures give no median ("-"). ``ours/SB3`` is the ratio of the whole-
 The issue's targets (2-core CPU): our PPO takes at most half of SB3 PPO's whole-process time, and
 each of our four methods solves CartPole within 60 s (whole process); they are checked at the end.
 ``--json`` prints everything, every single run included, as one JSON object instead.
+
+Other load spoils the figures, SB3's most (its default is one torch thread per core, and on a
+2-core machine a single foreign busy process can slow it several times over): every run records
+the CPU seconds that other processes took while it ran (``/proc/stat`` less the run's own), and
+the output warns when that exceeded a tenth of a core.
 
 SB3 is not a dependency of agentapp: ``pip install stable-baselines3`` into the same environment.
 Mind that the machine should be otherwise idle while this runs (several minutes).
@@ -44,6 +51,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,6 +67,7 @@ EVAL_EVERY = 2000
 EVAL_EPISODES = 10
 PPO_PROCESS_RATIO = 0.5  # target: our PPO's whole process at most half of SB3 PPO's
 SOLVE_SECONDS = 60.0  # target: every method solves CartPole within this (whole process)
+CONTENDED = 0.1  # a run shared the machine when others took more than this share of one core
 
 # RL Zoo's hyperparams/{ppo,a2c,dqn}.yml for CartPole-v1. "lin_X" is RL Zoo's linear schedule
 # from X down to 0 over the budget.
@@ -101,6 +110,16 @@ if int(sys.argv[7]) > 0:
 def linear(start):
     return lambda progress_remaining: progress_remaining * start
 
+class TimedEval(EvalCallback):
+    eval_s = 0.0  # seconds spent in the evaluations themselves
+
+    def _on_step(self):
+        start = time.perf_counter()
+        go_on = super()._on_step()
+        if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
+            self.eval_s += time.perf_counter() - start
+        return go_on
+
 kwargs = {k: linear(float(v[4:])) if isinstance(v, str) and v.startswith("lin_") else v
           for k, v in zoo["kwargs"].items()}
 n_envs = zoo["n_envs"]
@@ -109,14 +128,15 @@ eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=seed + 10_000)
 cls = {"ppo": sb3.PPO, "a2c": sb3.A2C, "dqn": sb3.DQN}[algo]
 model = cls(zoo["policy"], env, seed=seed, verbose=0, **kwargs)
 stop = StopTrainingOnRewardThreshold(reward_threshold=target, verbose=0)
-evaluate = EvalCallback(eval_env, callback_on_new_best=stop, n_eval_episodes=episodes,
-                        eval_freq=max(eval_every // n_envs, 1), deterministic=True, verbose=0)
+evaluate = TimedEval(eval_env, callback_on_new_best=stop, n_eval_episodes=episodes,
+                     eval_freq=max(eval_every // n_envs, 1), deterministic=True, verbose=0)
 start = time.perf_counter()
 model.learn(total_timesteps=int(zoo["n_timesteps"]), callback=evaluate)
 elapsed = time.perf_counter() - start
 best = float(evaluate.best_mean_reward)
 print(json.dumps({
     "steps": int(model.num_timesteps), "elapsed": round(elapsed, 3), "solved": best >= target,
+    "eval_s": round(evaluate.eval_s, 3),
     "best_eval": best if best > float("-inf") else None, "threads": torch.get_num_threads(),
     "device": str(model.device), "sb3": sb3.__version__,
 }))
@@ -165,6 +185,47 @@ def our_threads(config: dict[str, Any]) -> int | None:
     return default_threads()
 
 
+def busy_cpu_s() -> float | None:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat), None elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(f) for f in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], timeout: float, result: dict[str, Any]) \
+        -> subprocess.CompletedProcess[str] | None:
+    """Run *cmd* as a whole process; put its wall seconds (``process_s``), its own CPU seconds
+    (``cpu_s``) and the CPU seconds that other processes of the machine took meanwhile
+    (``other_cpu_s``: load that was not ours, so the figures are unreliable) in *result*. None when
+    it timed out (then *result* says so)."""
+    busy, mine = busy_cpu_s(), children_cpu_s()
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc = None
+    result["process_s"] = round(time.perf_counter() - start, 3)
+    cpu = children_cpu_s() - mine
+    result["cpu_s"] = round(cpu, 2)
+    after = busy_cpu_s()
+    if busy is not None and after is not None:
+        result["other_cpu_s"] = round(max(0.0, after - busy - cpu), 2)
+    if proc is None:
+        result.update(solved=False, error=f"timed out after {timeout:.0f} s")
+        return None
+    result["exit_code"] = proc.returncode
+    return proc
+
+
 def run_ours(algo: str, seed: int, root: Path, timeout: float) -> dict[str, Any]:
     """One whole ``agentapp train`` process; its figures from the run's status.json."""
     cmd = [sys.executable, "-m", "agentapp", "train", "cartpole", "--algo", algo,
@@ -172,14 +233,9 @@ def run_ours(algo: str, seed: int, root: Path, timeout: float) -> dict[str, Any]
            "--eval-episodes", str(EVAL_EPISODES), "--seed", str(seed),
            "--runs-dir", str(root), "--headless"]
     result: dict[str, Any] = {"side": "agentapp", "method": algo, "seed": seed}
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {**result, "process_s": time.perf_counter() - start, "solved": False,
-                "error": f"timed out after {timeout:.0f} s"}
-    result["process_s"] = round(time.perf_counter() - start, 3)
-    result["exit_code"] = proc.returncode
+    proc = timed(cmd, timeout, result)
+    if proc is None:
+        return result
     lines = proc.stdout.strip().splitlines()
     run_dir = Path(lines[-1]) if lines else None
     if proc.returncode != 0 or run_dir is None or not (run_dir / "status.json").is_file():
@@ -203,14 +259,9 @@ def run_sb3(algo: str, seed: int, timeout: float, threads: int | None) -> dict[s
     cmd = [sys.executable, "-c", SB3_SCRIPT, algo, str(seed), json.dumps(zoo), str(TARGET),
            str(EVAL_EVERY), str(EVAL_EPISODES), str(threads or 0)]
     result: dict[str, Any] = {"side": "sb3", "method": algo, "seed": seed}
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {**result, "process_s": time.perf_counter() - start, "solved": False,
-                "error": f"timed out after {timeout:.0f} s"}
-    result["process_s"] = round(time.perf_counter() - start, 3)
-    result["exit_code"] = proc.returncode
+    proc = timed(cmd, timeout, result)
+    if proc is None:
+        return result
     lines = proc.stdout.strip().splitlines()
     try:
         if proc.returncode != 0 or not lines:
@@ -221,8 +272,14 @@ def run_sb3(algo: str, seed: int, timeout: float, threads: int | None) -> dict[s
         return {**result, "solved": False, "error": " | ".join(tail) or "no output"}
     return {**result, "steps": figures["steps"], "train_s": figures["elapsed"],
             "solved": bool(figures["solved"]), "best_eval": figures["best_eval"],
+            "eval_s": figures.get("eval_s"),
             "budget": zoo["n_timesteps"], "envs": zoo["n_envs"], "threads": figures["threads"],
             "device": figures["device"]}
+
+
+def contended(run: dict[str, Any]) -> bool:
+    """Did other processes take more than CONTENDED of a core, on average, during *run*?"""
+    return run.get("other_cpu_s", 0.0) > CONTENDED * max(run["process_s"], 1e-9)
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -238,6 +295,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
         "steps": median("steps"), "train_s": median("train_s"), "process_s": median("process_s"),
         "solved": sum(r["solved"] for r in runs), "runs": len(runs),
         "threads": sorted({r["threads"] for r in runs if r.get("threads") is not None}),
+        "contended": sum(contended(r) for r in runs),
     }
 
 
@@ -334,9 +392,11 @@ def main() -> None:
                     runs.append(run)
                     figures = (f"{run['steps']:>7,} steps, {run['train_s']:6.1f} s training"
                                if "steps" in run else run.get("error", "?"))
+                    other = (f", other processes took {run['other_cpu_s']:.1f} CPU s"
+                             if contended(run) else "")
                     say(f"  seed {seed} {method:9} {side:8} "
                         f"{'solved' if run['solved'] else 'NOT solved':10} {figures}, "
-                        f"{run['process_s']:6.1f} s process")
+                        f"{run['process_s']:6.1f} s process{other}")
         if not args.runs_dir:
             for run in runs:
                 run.pop("run_dir", None)
@@ -353,6 +413,7 @@ def main() -> None:
                                     if ours_s is not None and sb3_s else None)
         summary[method] = row
     verdict = targets(summary)
+    busy = sum(contended(r) for r in runs)
     threads_ours = sorted({t for r in summary.values() for t in r["agentapp"]["threads"]})
     threads_sb3 = sorted({t for r in summary.values() if "sb3" in r for t in r["sb3"]["threads"]})
 
@@ -363,7 +424,7 @@ def main() -> None:
             "sb3_settings": {m: SB3_ZOO[m] for m in methods if with_sb3 and m in SB3_ZOO},
             "threads": {"agentapp": threads_ours, "sb3": threads_sb3,
                         "sb3_forced": args.sb3_threads},
-            "summary": summary, "targets": verdict, "runs": runs,
+            "summary": summary, "targets": verdict, "contended_runs": busy, "runs": runs,
         }, indent=2))
         return
     print()
@@ -385,6 +446,10 @@ def main() -> None:
           + ("met" if not slow else f"NOT met by {', '.join(slow)}")
           + ("" if verdict["all_four_within_60s"] is not None
              else " (not all four methods measured)"))
+    if busy:
+        print(f"WARNING: during {busy} of {len(runs)} runs other processes kept more than "
+              f"{CONTENDED:.0%} of a core busy: their times are unreliable (SB3's default of one "
+              "torch thread per core suffers most); measure on an idle machine")
 
 
 if __name__ == "__main__":

@@ -222,12 +222,13 @@ def _not_finite(values: dict[str, float]) -> str | None:
 def train(plan: Plan, control: Control | None = None) -> Iterator[Event]:
     """Run *plan*, yielding events; see the module docstring."""
     control = control or Control()
-    configure_threads(plan.threads)
+    threads = configure_threads(plan.threads)
     run_dir = plan.run_dir or runs.new_run_dir(
         plan.runs_root, plan.game.slug, plan.algo_cls.name
     )
     with runs.locked(run_dir):
         config = plan.config_dict()
+        config["threads"] = threads  # the number in use, not just what was asked
         if plan.run_dir is not None:  # resuming in place keeps the run's creation time
             previous = runs.read_json(run_dir / runs.CONFIG) or {}
             config["created"] = previous.get("created", config["created"])

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepAlgorithm, parse_hidden
+from agentapp.engine.algorithms.deep import DeepAlgorithm, adam, parse_hidden
 from agentapp.engine.buffers import ReplayBatch, ReplayBuffer
 from agentapp.engine.networks import QNetwork
 from agentapp.params import setting
@@ -80,7 +80,8 @@ class DQN(DeepAlgorithm):
                           hidden=parse_hidden(hp.hidden), dueling=hp.dueling).to(self.torch_device)
         self.q_target = copy.deepcopy(self.q)
         self.q_target.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=hp.learning_rate)
+        self.params = list(self.q.parameters())
+        self.optimizer = adam(self.params, lr=hp.learning_rate)
         self.epsilon_at = schedules.Linear(
             hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.exploration_fraction, self.budget))
         capacity = hp.buffer_size if hp.replay else self.n_envs
@@ -146,7 +147,7 @@ class DQN(DeepAlgorithm):
             loss = F.mse_loss(q_taken, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)
+        nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
         return loss.detach(), q_taken.detach().mean()

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepAlgorithm, parse_hidden, sample_from
+from agentapp.engine.algorithms.deep import DeepAlgorithm, adam, parse_hidden, sample_from
 from agentapp.engine.networks import ActorCritic
 from agentapp.engine.returns import discounted_returns
 from agentapp.params import setting
@@ -60,7 +60,8 @@ class Reinforce(DeepAlgorithm):
             self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
             activation=hp.activation, value=hp.baseline == "value",
         ).to(self.torch_device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=hp.learning_rate)
+        self.params = list(self.model.parameters())
+        self.optimizer = adam(self.params, lr=hp.learning_rate)
 
     def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
         return self.model.act(obs, greedy)
@@ -129,7 +130,7 @@ class Reinforce(DeepAlgorithm):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if hp.max_grad_norm:
-            nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
+            nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
         self.optimizer.step()
         return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
 
