@@ -15,12 +15,12 @@ from torch import nn
 
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import adam
+from agentapp.engine.algorithms.deep import DeepSettings, adam
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class A2CSettings:
+class A2CSettings(DeepSettings):
     """Settings of A2C (defaults: Stable-Baselines3's A2C)."""
 
     learning_rate: float = setting(7e-4, "Optimizer step size.", low=0.0, low_open=True)

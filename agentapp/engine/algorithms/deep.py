@@ -12,6 +12,7 @@ starts them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,6 +27,7 @@ from agentapp.engine.vector import (
     snapshot_vector,
 )
 from agentapp.games.registry import DISCRETE_ACTIONS, VECTOR_OBS
+from agentapp.params import setting
 from agentapp.plain import plain
 
 
@@ -64,6 +66,14 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+@dataclass(frozen=True)
+class DeepSettings:
+    """Settings every neural method has (each method's settings add their own)."""
+
+    async_envs: bool = setting(False, "Step the environments in worker processes (gymnasium's "
+                               "AsyncVectorEnv) instead of one after another in this one.")
+
+
 class DeepAlgorithm(Algorithm):
     """Base of the neural methods; subclasses build networks and implement ``train_iteration``."""
 
@@ -94,7 +104,8 @@ class DeepAlgorithm(Algorithm):
     def envs(self):
         """The training environments, started (and reset, or restored) on first use."""
         if self._envs is None:
-            self._envs = make_vector_env(self.game, self.game_params, self.n_envs, self.seed)
+            self._envs = make_vector_env(self.game, self.game_params, self.n_envs, self.seed,
+                                         asynchronous=self.hp.async_envs)
             fresh = reset_vector_env(self._envs, self.seed)
             if self._snapshots is not None and restore_vector(self._envs, self._snapshots):
                 pass  # self.obs and episode counters came from the checkpoint

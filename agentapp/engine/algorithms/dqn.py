@@ -25,14 +25,14 @@ from torch.nn import functional as F
 
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepAlgorithm, adam, parse_hidden
+from agentapp.engine.algorithms.deep import DeepAlgorithm, DeepSettings, adam, parse_hidden
 from agentapp.engine.buffers import ReplayBatch, ReplayBuffer
 from agentapp.engine.networks import QNetwork
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class DQNSettings:
+class DQNSettings(DeepSettings):
     """Settings of DQN (defaults: CleanRL's ``dqn.py``; presets tune them per game)."""
 
     learning_rate: float = setting(2.5e-4, "Adam step size.", low=0.0, low_open=True)

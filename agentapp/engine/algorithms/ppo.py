@@ -16,12 +16,12 @@ from torch import nn
 
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import adam
+from agentapp.engine.algorithms.deep import DeepSettings, adam
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class PPOSettings:
+class PPOSettings(DeepSettings):
     """Settings of PPO (defaults: CleanRL's ``ppo.py``; presets tune them per game)."""
 
     learning_rate: float = setting(3e-4, "Adam step size.", low=0.0, low_open=True)

@@ -21,14 +21,20 @@ import torch
 from torch import nn
 
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepAlgorithm, adam, parse_hidden, sample_from
+from agentapp.engine.algorithms.deep import (
+    DeepAlgorithm,
+    DeepSettings,
+    adam,
+    parse_hidden,
+    sample_from,
+)
 from agentapp.engine.networks import ActorCritic
 from agentapp.engine.returns import discounted_returns
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class ReinforceSettings:
+class ReinforceSettings(DeepSettings):
     """Settings of REINFORCE."""
 
     learning_rate: float = setting(1e-3, "Adam step size.", low=0.0, low_open=True)
