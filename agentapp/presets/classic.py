@@ -35,14 +35,13 @@ CLASSIC: dict[tuple[str, str], dict[str, Any]] = {
         "gradient_steps": 1, "exploration_fraction": 0.12, "epsilon_end": 0.1,
         "hidden": "256,256",
     },
+    # RL Zoo's settings; here it reaches the flag (-126 at 120k steps, seed 0) but not yet the
+    # -110 of "solved". RL Zoo's PPO for MountainCar relies on observation normalisation, which
+    # agentapp does not have yet, so there is no PPO preset.
     ("mountaincar", "dqn"): {
         "steps": 120_000, "learning_rate": 4e-3, "batch_size": 128, "buffer_size": 10_000,
         "learning_starts": 1_000, "gamma": 0.98, "target_update_interval": 600,
         "train_freq": 16, "gradient_steps": 8, "exploration_fraction": 0.2,
         "epsilon_end": 0.07, "hidden": "256,256",
-    },
-    ("mountaincar", "ppo"): {
-        "steps": 1_000_000, "envs": 16, "n_steps": 16, "gae_lambda": 0.98, "gamma": 0.99,
-        "n_epochs": 4, "ent_coef": 0.0,
     },
 }
