@@ -13,32 +13,25 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from agentapp.engine.algorithms.actor_critic import ActorCriticMethod
+from agentapp.engine.algorithms.actor_critic import ActorCriticMethod, ActorCriticSettings
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepSettings, adam
+from agentapp.engine.algorithms.deep import adam
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class A2CSettings(DeepSettings):
-    """Settings of A2C (defaults: Stable-Baselines3's A2C)."""
+class A2CSettings(ActorCriticSettings):
+    """Settings of A2C (defaults: Stable-Baselines3's A2C), beside the actor-critic ones."""
 
     learning_rate: float = setting(7e-4, "Optimizer step size.", low=0.0, low_open=True)
     anneal_lr: bool = setting(False, "Anneal the learning rate linearly to 0 over the budget.")
     n_steps: int = setting(5, "Steps collected from each environment per update.", low=1)
-    gamma: float = setting(0.99, "Discount factor.", low=0.0, high=1.0)
     gae_lambda: float = setting(1.0, "1: n-step returns; below 1: GAE(lambda).",
                                 low=0.0, high=1.0)
-    ent_coef: float = setting(0.0, "Weight of the entropy bonus.", low=0.0)
-    vf_coef: float = setting(0.5, "Weight of the value loss.", low=0.0)
-    max_grad_norm: float = setting(0.5, "Clip the gradient norm to this.", low=0.0, low_open=True)
     norm_adv: bool = setting(False, "Normalise the advantages of each rollout.")
     optimizer: str = setting("rmsprop", "Optimizer.", choices=("rmsprop", "adam"))
     rms_alpha: float = setting(0.99, "RMSprop smoothing constant.", low=0.0, high=1.0)
     eps: float = setting(1e-5, "Optimizer epsilon.", low=0.0, low_open=True)
-    hidden: str = setting("64,64", "Hidden layer sizes of the actor and the critic.")
-    activation: str = setting("tanh", "Hidden activation.", choices=("tanh", "relu"))
-    shared: bool = setting(False, "One torso for actor and critic instead of two.")
 
 
 class A2C(ActorCriticMethod):

@@ -6,19 +6,40 @@ The methods differ in how they learn from a rollout, and only that lives in thei
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from agentapp.engine.algorithms.deep import DeepAlgorithm, parse_hidden, sample_from
+from agentapp.engine.algorithms.deep import (
+    DeepAlgorithm,
+    DeepSettings,
+    parse_hidden,
+    sample_from,
+)
 from agentapp.engine.buffers import RolloutBuffer
 from agentapp.engine.networks import ActorCritic
+from agentapp.params import setting
+
+
+@dataclass(frozen=True)
+class ActorCriticSettings(DeepSettings):
+    """The settings A2C and PPO share: the network, the discount and the loss weights. Each
+    method's settings add their own (``n_steps``, ``gae_lambda``, the optimizer, ...)."""
+
+    gamma: float = setting(0.99, "Discount factor.", low=0.0, high=1.0)
+    ent_coef: float = setting(0.0, "Weight of the entropy bonus.", low=0.0)
+    vf_coef: float = setting(0.5, "Weight of the value loss.", low=0.0)
+    max_grad_norm: float = setting(0.5, "Clip the gradient norm to this.", low=0.0, low_open=True)
+    hidden: str = setting("64,64", "Hidden layer sizes of the actor and the critic.")
+    activation: str = setting("tanh", "Hidden activation.", choices=("tanh", "relu"))
+    shared: bool = setting(False, "One torso for actor and critic instead of two.")
 
 
 class ActorCriticMethod(DeepAlgorithm):
-    """Base of A2C and PPO. Settings must provide ``n_steps``, ``gamma``, ``gae_lambda``,
-    ``hidden``, ``activation`` and ``shared``; subclasses create ``self.optimizer``."""
+    """Base of A2C and PPO. Their settings extend :class:`ActorCriticSettings` with ``n_steps``
+    and ``gae_lambda``; subclasses create ``self.optimizer``."""
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)

@@ -14,22 +14,22 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from agentapp.engine.algorithms.actor_critic import ActorCriticMethod
+from agentapp.engine.algorithms.actor_critic import ActorCriticMethod, ActorCriticSettings
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepSettings, adam
+from agentapp.engine.algorithms.deep import adam
 from agentapp.params import setting
 
 
 @dataclass(frozen=True)
-class PPOSettings(DeepSettings):
-    """Settings of PPO (defaults: CleanRL's ``ppo.py``; presets tune them per game)."""
+class PPOSettings(ActorCriticSettings):
+    """Settings of PPO (defaults: CleanRL's ``ppo.py``; presets tune them per game), beside the
+    actor-critic ones."""
 
     learning_rate: float = setting(3e-4, "Adam step size.", low=0.0, low_open=True)
     anneal_lr: bool = setting(True, "Anneal the learning rate linearly to 0 over the budget.")
     n_steps: int = setting(128, "Steps collected from each environment per rollout.", low=1)
     batch_size: int = setting(128, "Samples per minibatch.", low=1)
     n_epochs: int = setting(4, "Passes over each rollout.", low=1)
-    gamma: float = setting(0.99, "Discount factor.", low=0.0, high=1.0)
     gae_lambda: float = setting(0.95, "GAE lambda: 0 is one-step TD, 1 is Monte Carlo.",
                                 low=0.0, high=1.0)
     clip_range: float = setting(0.2, "Clip the probability ratio to 1 +- this.", low=0.0,
@@ -37,14 +37,8 @@ class PPOSettings(DeepSettings):
     anneal_clip: bool = setting(False, "Anneal the clip range linearly to 0 over the budget.")
     clip_vloss: bool = setting(False, "Clip the value loss around the old values as well.")
     norm_adv: bool = setting(True, "Normalise advantages within each minibatch.")
-    ent_coef: float = setting(0.0, "Weight of the entropy bonus.", low=0.0)
-    vf_coef: float = setting(0.5, "Weight of the value loss.", low=0.0)
-    max_grad_norm: float = setting(0.5, "Clip the gradient norm to this.", low=0.0, low_open=True)
     target_kl: float = setting(0.0, "Stop the epochs early once the approximate KL exceeds "
                                "this (0: never).", low=0.0)
-    hidden: str = setting("64,64", "Hidden layer sizes of the actor and the critic.")
-    activation: str = setting("tanh", "Hidden activation.", choices=("tanh", "relu"))
-    shared: bool = setting(False, "One torso for actor and critic instead of two.")
 
 
 class PPO(ActorCriticMethod):
