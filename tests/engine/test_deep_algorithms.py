@@ -359,6 +359,11 @@ RESUME: dict[str, tuple[dict[str, str], int, int, int]] = {
              "n_step": "3", "hidden": "32,32", "save_buffer": "true"}, 2, 800, 400),
     "reinforce": ({"batch_episodes": "2"}, 2, 1500, 700),
     # the same with the environments in worker processes: their snapshots cross the pipe
+    "ppo-normalized": ({"n_steps": "16", "batch_size": "32", "n_epochs": "2",
+                        "normalize_obs": "true", "normalize_reward": "true"}, 4, 1024, 512),
+    "dqn-normalized": ({"learning_starts": "100", "train_freq": "4", "gradient_steps": "2",
+                        "batch_size": "16", "buffer_size": "300", "hidden": "32,32",
+                        "save_buffer": "true", "normalize_obs": "true"}, 2, 800, 400),
     "ppo-async": ({"n_steps": "16", "batch_size": "32", "n_epochs": "2", "async_envs": "true"},
                   2, 512, 256),
 }

@@ -20,6 +20,7 @@ import torch
 from gymnasium import spaces
 
 from agentapp.engine.algorithms.base import Algorithm
+from agentapp.engine.normalize import Normalizer
 from agentapp.engine.vector import (
     make_vector_env,
     reset_vector_env,
@@ -72,6 +73,10 @@ class DeepSettings:
 
     async_envs: bool = setting(False, "Step the environments in worker processes (gymnasium's "
                                "AsyncVectorEnv) instead of one after another in this one.")
+    normalize_obs: bool = setting(False, "Normalise observations by their running mean and "
+                                  "standard deviation (Box observations).")
+    normalize_reward: bool = setting(False, "Divide rewards by the running standard deviation "
+                                     "of the discounted return.")
 
 
 class DeepAlgorithm(Algorithm):
@@ -98,6 +103,11 @@ class DeepAlgorithm(Algorithm):
         self.ep_return = np.zeros(self.n_envs)
         self.ep_length = np.zeros(self.n_envs, dtype=np.int64)
         self._snapshots: list | None = None
+        box = isinstance(self.observation_space, spaces.Box)
+        self.normalizer = Normalizer(
+            self.observation_space.shape or (), self.n_envs, getattr(hp, "gamma", 0.99),
+            observations=hp.normalize_obs and box, rewards=hp.normalize_reward,
+        )
 
     # -- environments ------------------------------------------------------------------------
     @property
@@ -113,6 +123,7 @@ class DeepAlgorithm(Algorithm):
                 self.obs = fresh
                 self.ep_return[:] = 0.0
                 self.ep_length[:] = 0
+                self.normalizer.update_obs(fresh)
             self._snapshots = None
         return self._envs
 
@@ -135,6 +146,9 @@ class DeepAlgorithm(Algorithm):
             self.ep_return[i], self.ep_length[i] = 0.0, 0
         self.episodes += len(finished)
         self.steps += self.n_envs
+        # learning sees normalised rewards and observations; the episode returns stay raw
+        self.normalizer.update_obs(next_obs)
+        rewards = self.normalizer.reward(rewards, terminated | truncated)
         return next_obs, rewards, terminated, truncated, infos, finished
 
     @staticmethod
@@ -162,7 +176,8 @@ class DeepAlgorithm(Algorithm):
         """Observations as a tensor on the learner's device (int64 for Discrete, else float32)."""
         discrete = isinstance(self.observation_space, spaces.Discrete)
         dtype = torch.int64 if discrete else torch.float32
-        return torch.as_tensor(np.asarray(obs), dtype=dtype, device=self.torch_device)
+        return self.normalizer.obs(
+            torch.as_tensor(np.asarray(obs), dtype=dtype, device=self.torch_device))
 
     # -- acting --------------------------------------------------------------------------------
     def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
@@ -197,6 +212,7 @@ class DeepAlgorithm(Algorithm):
             "ep_length": torch.from_numpy(self.ep_length.copy()),
             "obs": None if self.obs is None else torch.from_numpy(np.asarray(self.obs).copy()),
             "envs": snapshot_vector(self._envs) if self._envs is not None else self._snapshots,
+            "normalizer": self.normalizer.state_dict(),
         }
         if torch.cuda.is_available() and self.torch_device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.torch_device)
@@ -208,6 +224,8 @@ class DeepAlgorithm(Algorithm):
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         self.generator.set_state(state["generator"])
+        if "normalizer" in state:
+            self.normalizer.load_state_dict(state["normalizer"])
         if "cuda_rng" in state and self.torch_device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.torch_device)
         if len(state["ep_return"]) != self.n_envs:  # --envs changed on resume: new episodes

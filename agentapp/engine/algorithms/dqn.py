@@ -131,16 +131,18 @@ class DQN(DeepAlgorithm):
     def _learn(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor]:
         hp = self.hp
         bootstrap_net = self.q_target if hp.target else self.q
+        # the buffer keeps raw observations; normalise them with the statistics of now
+        obs, next_obs = self.normalizer.obs(batch.obs), self.normalizer.obs(batch.next_obs)
         with torch.no_grad():
-            next_q = bootstrap_net(batch.next_obs)
+            next_q = bootstrap_net(next_obs)
             if hp.double:  # a* = argmax_a Q_online(s', a), valued by the bootstrap network
-                best = self.q(batch.next_obs).argmax(dim=1, keepdim=True)
+                best = self.q(next_obs).argmax(dim=1, keepdim=True)
                 next_value = next_q.gather(1, best).squeeze(1)
             else:  # max_a Q_target(s', a)
                 next_value = next_q.max(dim=1).values
             # y = R^(k) + gamma^k (1 - done) max_a Q(s', a)   (Mnih et al. 2015, eq. 2; k-step)
             target = batch.rewards + batch.discounts * (1.0 - batch.dones) * next_value
-        q_taken = self.q(batch.obs).gather(1, batch.actions.long().view(-1, 1)).squeeze(1)
+        q_taken = self.q(obs).gather(1, batch.actions.long().view(-1, 1)).squeeze(1)
         if hp.loss == "huber":
             loss = F.smooth_l1_loss(q_taken, target)
         else:
