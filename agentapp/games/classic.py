@@ -63,7 +63,6 @@ KNOWN: dict[str, _Known] = {
         "Rock an underpowered car up a hill",
         "Box(2,) position, velocity",
         ("left", "none", "right"),
-        default_algo="dqn",  # PPO needs observation normalisation here, which is not built yet
     ),
     "lunarlander": _Known(
         "LunarLander-v3",
