@@ -64,9 +64,11 @@ def watch_command(
     path, ckpt, agent, game, params = load_agent(_pick_ref(ref, runs_dir), runs_dir)
     view = agent.tabular_view()
     env = game.make(params)
-    if view is None or not hasattr(env.unwrapped, "grid"):
+    if not hasattr(env.unwrapped, "grid"):
+        env.close()
         raise UserError(f"watching {game.id} agents in the terminal is not supported yet")
-    values, policy = cell_beliefs(env, view)
+    # a neural agent on the gridworld has no tables to draw: just the grid and the agent
+    values, policy = cell_beliefs(env, view) if view is not None else (None, None)
     grid = env.unwrapped.grid
     console = Console(highlight=False, soft_wrap=True)
     delay = 1.0 / (fps or env.metadata.get("render_fps", 4))

@@ -176,3 +176,10 @@ def test_list_shows_presets_as_data_and_table(cli):
     assert "q-learning" in cartpole["unsuitable"]
     table = cli("list", "--presets").stdout
     assert "cartpole" in table and "n_steps=32" in table.replace("\n", "")
+
+
+def test_watch_draws_a_neural_agent_on_the_gridworld_without_tables(cli, runs_dir):
+    _, run = _train(cli, "gridworld:cliff", "--algo", "dqn", "--steps", "500", "--seed", "0")
+    result = cli("watch", run, "--fps", "1000")
+    assert result.exit_code == 0, result.output
+    assert "●" in result.stdout and "episode 1: return" in result.stdout

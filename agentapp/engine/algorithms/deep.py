@@ -117,9 +117,9 @@ class DeepAlgorithm(Algorithm):
             self._envs = make_vector_env(self.game, self.game_params, self.n_envs, self.seed,
                                          asynchronous=self.hp.async_envs)
             fresh = reset_vector_env(self._envs, self.seed)
-            if self._snapshots is not None and restore_vector(self._envs, self._snapshots):
-                pass  # self.obs and episode counters came from the checkpoint
-            else:
+            # restored: self.obs and the episode counters came from the checkpoint
+            restored = self._snapshots is not None and restore_vector(self._envs, self._snapshots)
+            if not restored:
                 self.obs = fresh
                 self.ep_return[:] = 0.0
                 self.ep_length[:] = 0
