@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 _BASES = (bool, int, float, str)
+RNG_NAMES = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+"""The numpy bit generators whose state :func:`generator_from` can rebuild."""
 
 
 def plain(value: Any) -> Any:
@@ -35,3 +37,19 @@ def plain(value: Any) -> Any:
         if isinstance(value, base):
             return base(value)
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint")
+
+
+def generator_from(state: dict[str, Any]) -> np.random.Generator:
+    """A numpy Generator rebuilt from ``bit_generator.state`` kept as plain data (the inverse of
+    ``plain(rng.bit_generator.state)``); ValueError for an unknown bit generator."""
+    state = dict(state)
+    name = state.get("bit_generator")
+    if name not in RNG_NAMES:
+        raise ValueError(f"unknown random generator {name!r}")
+    bit_generator = getattr(np.random, name)()
+    if name == "MT19937":  # its key must be a uint32 array again
+        inner = dict(state["state"])
+        inner["key"] = np.asarray(inner["key"], dtype=np.uint32)
+        state["state"] = inner
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)

@@ -29,7 +29,7 @@ from agentapp.games.gridmap import (
     load_map,
 )
 from agentapp.params import setting
-from agentapp.plain import plain
+from agentapp.plain import generator_from, plain
 
 ACTION_NAMES = ("up", "right", "down", "left")
 ACTION_ARROWS = ("↑", "→", "↓", "←")
@@ -50,7 +50,6 @@ _COLOURS = {
     "line": (190, 190, 190),
     "agent": (40, 90, 220),
 }
-_RNG_NAMES = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
 @dataclass(frozen=True)
@@ -252,17 +251,10 @@ class GridWorldEnv(gym.Env):
         cell = int(state["cell"])
         if not 0 <= cell < self.n_states:
             raise UserError(f"gridworld state: cell {cell} is outside the {self.n_states} cells")
-        rng_state = dict(state["rng"])
-        name = rng_state.get("bit_generator")
-        if name not in _RNG_NAMES:
-            raise UserError(f"gridworld state: unknown random generator {name!r}")
-        bit_generator = getattr(np.random, name)()
-        if name == "MT19937":
-            inner = dict(rng_state["state"])
-            inner["key"] = np.asarray(inner["key"], dtype=np.uint32)
-            rng_state["state"] = inner
-        bit_generator.state = rng_state
-        self.np_random = np.random.Generator(bit_generator)
+        try:
+            self.np_random = generator_from(state["rng"])
+        except ValueError as exc:
+            raise UserError(f"gridworld state: {exc}") from None
         self.cell = cell
         self.elapsed = int(state["elapsed"])
         last = state.get("last_action")

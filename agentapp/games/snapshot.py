@@ -37,7 +37,7 @@ from gymnasium.wrappers import (
     TimeLimit,
 )
 
-from agentapp.plain import plain
+from agentapp.plain import generator_from, plain
 
 FORMAT = 1
 
@@ -81,7 +81,6 @@ _STATELESS_WRAPPERS: tuple[type, ...] = (
     RescaleAction,
     ClipReward,
 )
-_RNG_NAMES = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
 # -- encoding numpy values as plain data ----------------------------------------------------
@@ -115,21 +114,6 @@ def _decode(value: Any) -> Any:
     if "__tuple__" in value:
         return tuple(_decode(v) for v in value["__tuple__"])
     return {k: _decode(v) for k, v in value.items()}
-
-
-def _generator(state: dict[str, Any]) -> np.random.Generator:
-    """A fresh numpy Generator in *state* (``bit_generator.state`` as plain data)."""
-    state = dict(state)
-    name = state.get("bit_generator")
-    if name not in _RNG_NAMES:
-        raise ValueError(f"environment snapshot: unknown random generator {name!r}")
-    bit_generator = getattr(np.random, name)()
-    if name == "MT19937":
-        inner = dict(state["state"])
-        inner["key"] = np.asarray(inner["key"], dtype=np.uint32)
-        state["state"] = inner
-    bit_generator.state = state
-    return np.random.Generator(bit_generator)
 
 
 # -- the wrapper chain ----------------------------------------------------------------------
@@ -209,7 +193,7 @@ def restore(env: gym.Env, snap: dict[str, Any] | None) -> bool:
             continue
         for name, value in state.items():
             if name == "__rng__":
-                layer._np_random = None if value is None else _generator(value)
+                layer._np_random = None if value is None else generator_from(value)
             elif name == "__rng_seed__":
                 layer._np_random_seed = value
             else:

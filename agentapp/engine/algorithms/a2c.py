@@ -52,9 +52,7 @@ class A2C(ActorCriticMethod):
 
     def train_iteration(self, max_steps: int) -> Iteration:
         hp = self.hp
-        lr = self.annealed(hp.learning_rate, hp.anneal_lr)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = self.anneal_learning_rate()
         start = self.steps
         finished = self.collect()
         batch = self.buffer.batch()

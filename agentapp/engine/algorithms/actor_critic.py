@@ -68,6 +68,13 @@ class ActorCriticMethod(DeepAlgorithm):
         """*value* scaled linearly from 1 at the start to 0 at the end of the budget."""
         return value * max(0.0, 1.0 - self.steps / self.budget) if anneal else value
 
+    def anneal_learning_rate(self) -> float:
+        """Set the optimizer's step size for this iteration (annealed when ``anneal_lr``)."""
+        lr = self.annealed(self.hp.learning_rate, self.hp.anneal_lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
     @torch.no_grad()
     def collect(self) -> list[tuple[float, int]]:
         """Fill the rollout buffer with ``n_steps`` steps of every environment and compute

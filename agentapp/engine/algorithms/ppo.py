@@ -55,10 +55,8 @@ class PPO(ActorCriticMethod):
 
     def train_iteration(self, max_steps: int) -> Iteration:
         hp = self.hp
-        lr = self.annealed(hp.learning_rate, hp.anneal_lr)
+        lr = self.anneal_learning_rate()
         clip = self.annealed(hp.clip_range, hp.anneal_clip)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         start = self.steps
         finished = self.collect()
         metrics = self._update(clip)
