@@ -36,15 +36,18 @@ def resolve_device(spec: str) -> str:
     return spec
 
 
-def default_threads() -> int:
+def default_threads(pixels: bool = False) -> int:
     """Half the cores (at most 8): the other half steps the environments. On a 2-core machine one
-    intra-op thread is also what small networks run fastest with."""
-    return max(1, min(8, (os.cpu_count() or 1) // 2))
+    intra-op thread is also what small networks run fastest with. A CNN on pixels is the other
+    way round: the learner dominates, and ale-py's C++ environments step while it waits, so it
+    gets every core (at most 8)."""
+    cores = os.cpu_count() or 1
+    return max(1, min(8, cores if pixels else cores // 2))
 
 
-def configure_threads(threads: int | None) -> int:
+def configure_threads(threads: int | None, pixels: bool = False) -> int:
     """Set torch's intra-op threads (when torch is loaded) and return the number used."""
-    count = threads or default_threads()
+    count = threads or default_threads(pixels)
     import torch
 
     torch.set_num_threads(count)

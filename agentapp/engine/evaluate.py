@@ -50,10 +50,14 @@ class EvalResult:
         }
 
 
-def protocol(game: Game, episodes: int, seed: int, greedy: bool) -> str:
+def protocol(game: Game, params: Any, episodes: int, seed: int, greedy: bool) -> str:
+    """What was measured, in words: the game, how it is played and scored, the policy, the
+    episodes and their seeds (``pong, no sticky actions, ..., greedy policy, 10 episodes, ...``)."""
     policy = "greedy" if greedy else "stochastic"
     seeds = f"{seed}..{seed + episodes - 1}"
-    return f"{game.id}, {policy} policy, {episodes} episodes, env seeds {seeds}"
+    rules = game.describe_protocol(params)
+    rules = f", {rules}" if rules else ""
+    return f"{game.id}{rules}, {policy} policy, {episodes} episodes, env seeds {seeds}"
 
 
 def evaluate(
@@ -66,8 +70,18 @@ def evaluate(
     greedy: bool = True,
 ) -> EvalResult:
     """Play *episodes* full episodes (to termination or the game's own cap) and collect returns."""
-    envs = [game.make(params) for _ in range(episodes)]
     rng = np.random.default_rng(seed)
+    if game.make_vector is not None:
+        returns, lengths = _play_batched(agent, game, params, episodes, seed, greedy, rng)
+    else:
+        returns, lengths = _play_side_by_side(agent, game, params, episodes, seed, greedy, rng)
+    return EvalResult(returns.tolist(), lengths.tolist(),
+                      protocol(game, params, episodes, seed, greedy))
+
+
+def _play_side_by_side(agent, game, params, episodes, seed, greedy, rng):
+    """One environment per episode, stepped in lockstep: a batch of observations per step."""
+    envs = [game.make(params) for _ in range(episodes)]
     returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
     try:
         obs = [env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]
@@ -85,4 +99,33 @@ def evaluate(
     finally:
         for env in envs:
             env.close()
-    return EvalResult(returns.tolist(), lengths.tolist(), protocol(game, episodes, seed, greedy))
+    return returns, lengths
+
+
+def _play_batched(agent, game, params, episodes, seed, greedy, rng):
+    """The family's own batched environments (Atari: ale-py's C++ threads), one game each.
+
+    They report the real score and the real end of each game (``infos["score"]``,
+    ``infos["game_over"]``) beside their training signal, and give the same observations as
+    ``game.make`` for the same seed, so this plays exactly the episodes the one-by-one way would,
+    several times faster. A copy whose game is over keeps playing until all are done (a batch
+    steps together); what it does then is not counted.
+    """
+    import os
+
+    envs = game.make_vector(params, episodes, seed, os.cpu_count() or 1)
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
+    try:
+        obs, _ = envs.reset(seed=[seed + i for i in range(episodes)])
+        active = np.ones(episodes, dtype=bool)
+        actions = np.zeros(episodes, dtype=np.int64)
+        while active.any():
+            actions[:] = 0
+            actions[active] = agent.act_batch(obs[active], greedy, rng)
+            obs, _, _, _, infos = envs.step(actions)
+            returns[active] += infos["score"][active]
+            lengths[active] += 1
+            active &= ~infos["game_over"]
+    finally:
+        envs.close()
+    return returns, lengths

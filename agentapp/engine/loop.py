@@ -33,6 +33,7 @@ from agentapp.engine.events import (
     RunStarted,
 )
 from agentapp.engine.plan import Plan, spaces_of
+from agentapp.games.registry import PIXELS
 
 METRICS_INTERVAL = 0.25
 """Seconds between two Metrics events of a fast method (planners emit one per sweep)."""
@@ -222,7 +223,8 @@ def _not_finite(values: dict[str, float]) -> str | None:
 def train(plan: Plan, control: Control | None = None) -> Iterator[Event]:
     """Run *plan*, yielding events; see the module docstring."""
     control = control or Control()
-    threads = configure_threads(plan.threads)
+    pixels = PIXELS in plan.game.capabilities(plan.game_params)
+    threads = configure_threads(plan.threads, pixels=pixels)
     run_dir = plan.run_dir or runs.new_run_dir(
         plan.runs_root, plan.game.slug, plan.algo_cls.name
     )

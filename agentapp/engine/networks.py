@@ -1,7 +1,8 @@
 """The neural networks the deep methods share: observation encoding, MLP torsos, Q and actor-critic.
 
 Every deep algorithm needs the same few pieces: turn an observation (a Discrete cell index or a
-vector Box) into a float vector, pass it through a small MLP initialised the way CleanRL does
+vector Box; pixels go through a CNN of ``pixel_networks.py``) into a float vector, pass it through a
+small MLP initialised the way CleanRL does
 (orthogonal weights, zero biases, a tiny output layer for the policy so it starts near uniform),
 and read off Q-values, or a policy distribution and a state value. Keeping them here means DQN,
 REINFORCE, A2C and PPO differ only in their update maths, and a network's shape is determined by
@@ -23,6 +24,8 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
+
+from agentapp.engine.pixel_networks import PIXEL_NETWORKS, is_pixels, pixel_torso
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 """The activations a network may name (``--set activation=relu``)."""
@@ -87,6 +90,24 @@ class ObsEncoder(nn.Module):
         return obs.float().reshape(obs.shape[0], -1)
 
 
+NETWORKS = ("auto", "mlp", *PIXEL_NETWORKS)
+"""Torsos a network may name (``--set network=impala``); ``auto``: ``nature`` for pixels, else
+``mlp``."""
+
+
+def make_encoder(space: spaces.Space, network: str = "auto") -> nn.Module:
+    """The module that turns observations into features (``.out_dim`` wide): a convolutional
+    torso for pixels, one-hot / flatten for everything else. Refuses a CNN on vectors."""
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r} (expected one of {list(NETWORKS)})")
+    pixels = is_pixels(space)
+    if network in PIXEL_NETWORKS and not pixels:
+        raise ValueError(f"network={network} needs image observations")
+    if pixels and network != "mlp":
+        return pixel_torso(space, "nature" if network == "auto" else network)
+    return ObsEncoder(space)
+
+
 def mlp(
     in_dim: int,
     hidden: Sequence[int],
@@ -123,11 +144,14 @@ class QNetwork(_Network):
         hidden: Sequence[int] = (64, 64),
         activation: str = "relu",
         dueling: bool = False,
+        network: str = "auto",
     ) -> None:
         super().__init__()
         self.n_actions = int(n_actions)
         self.dueling = dueling
-        self.encoder = ObsEncoder(obs_space)
+        self.encoder = make_encoder(obs_space, network)
+        if not isinstance(self.encoder, ObsEncoder):
+            hidden = ()  # a CNN torso ends in its own feature layer: the heads read it directly
         width = hidden[-1] if hidden else self.encoder.out_dim
         if dueling:
             self.torso = mlp(self.encoder.out_dim, hidden, activation)
@@ -165,9 +189,14 @@ class ActorCritic(_Network):
         activation: str = "tanh",
         shared: bool = False,
         value: bool = True,
+        network: str = "auto",
     ) -> None:
         super().__init__()
-        self.encoder = ObsEncoder(obs_space)
+        self.encoder = make_encoder(obs_space, network)
+        if not isinstance(self.encoder, ObsEncoder):
+            # One CNN for both heads, read directly (CleanRL's and SB3's Atari policies): two
+            # CNNs would double the cost of every forward pass for little gain.
+            hidden, shared = (), True
         self.continuous = isinstance(action_space, spaces.Box)
         if self.continuous:
             self.action_shape: tuple[int, ...] = tuple(action_space.shape)

@@ -222,6 +222,7 @@ def prepare(config: RunConfig) -> Plan:
     if reason:
         fits = ", ".join(algorithms.suitable(game, game_params)) or "none"
         raise UserError(f"{reason}; {game.id} suits: {fits}")
+    algo_cls.check_settings(hp, game, game_params)
     if config.envs not in (None, 1) and not algo_cls.supports_envs:
         raise UserError(f"--envs {config.envs}: {algo_cls.name} learns from one environment")
 

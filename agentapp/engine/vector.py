@@ -91,7 +91,10 @@ def reset_vector_env(envs: gym.vector.VectorEnv, seed: int | None) -> Any:
 
 
 def snapshot_vector(envs: gym.vector.VectorEnv) -> list[dict[str, Any] | None]:
-    """Plain-data snapshots of every copy (None for a copy that cannot be snapshotted)."""
+    """Plain-data snapshots of every copy (None for a copy that cannot be snapshotted, and for
+    every copy of a batch without gymnasium's ``call``, such as ale-py's C++ Atari batch)."""
+    if not hasattr(envs, "call"):
+        return [None] * envs.num_envs
     return list(envs.call("get_snapshot"))
 
 

@@ -58,6 +58,15 @@ class Game:
     """Human summary of the observation space."""
     actions: tuple[str, ...] = ()
     """Names of the actions, in action-index order."""
+    make_vector: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    """``make_vector(params, n_envs, seed, threads) -> vector env`` for families with their own
+    fast batched environments (Atari: ale-py's C++ AtariVectorEnv); None: the engine batches
+    ``make_env`` copies with gymnasium."""
+    describe_protocol: Callable[[Any], str] = field(
+        default=lambda params: "", repr=False, compare=False
+    )
+    """Words that say how this game is scored and played (sticky actions, no-op starts), added to
+    every evaluation report; empty when there is nothing to say."""
 
     @property
     def slug(self) -> str:
@@ -106,6 +115,7 @@ def _load_families() -> None:
     # `agentapp list` shows the families in this order.
     from agentapp.games import gridworld  # noqa: F401, I001
     from agentapp.games import classic  # noqa: F401
+    from agentapp.games import atari  # noqa: F401
 
 
 def resolve(name: str) -> Game:

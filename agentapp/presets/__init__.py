@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentapp.presets.atari import ATARI
 from agentapp.presets.classic import CLASSIC
 from agentapp.presets.gridworld import GRIDWORLD
 
@@ -33,7 +34,7 @@ class Preset:
     """Which table entry answered, shown in ``inspect`` and config.json."""
 
 
-_TABLE: dict[tuple[str, str], dict[str, Any]] = {**GRIDWORLD, **CLASSIC}
+_TABLE: dict[tuple[str, str], dict[str, Any]] = {**GRIDWORLD, **CLASSIC, **ATARI}
 
 
 def lookup(game_id: str, family: str, algo: str) -> Preset:

@@ -34,10 +34,13 @@ def get(name: str) -> type[Algorithm]:
 
 def unsuitable_reason(cls: type[Algorithm], game: Game, params: object = None) -> str | None:
     """Why *cls* cannot train on *game* with *params* (None when it can)."""
-    missing = cls.requires - game.capabilities(params)
-    if not missing:
-        return None
-    return f"{cls.name} needs a game with {', '.join(sorted(missing))}"
+    offered = game.capabilities(params)
+    missing = cls.requires - offered
+    if missing:
+        return f"{cls.name} needs a game with {', '.join(sorted(missing))}"
+    if cls.requires_any and not cls.requires_any & offered:
+        return f"{cls.name} needs a game with {' or '.join(sorted(cls.requires_any))}"
+    return None
 
 
 def suitable(game: Game, params: object = None) -> list[str]:

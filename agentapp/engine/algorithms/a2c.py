@@ -16,6 +16,7 @@ from torch import nn
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod, ActorCriticSettings
 from agentapp.engine.algorithms.base import Iteration
 from agentapp.engine.algorithms.deep import adam
+from agentapp.engine.optimizers import RMSpropTF
 from agentapp.params import setting
 
 
@@ -29,7 +30,9 @@ class A2CSettings(ActorCriticSettings):
     gae_lambda: float = setting(1.0, "1: n-step returns; below 1: GAE(lambda).",
                                 low=0.0, high=1.0)
     norm_adv: bool = setting(False, "Normalise the advantages of each rollout.")
-    optimizer: str = setting("rmsprop", "Optimizer.", choices=("rmsprop", "adam"))
+    optimizer: str = setting("rmsprop", "Optimizer: rmsprop (PyTorch's), rmsprop-tf "
+                             "(TensorFlow's epsilon placement, what A2C needs on Atari) or adam.",
+                             choices=("rmsprop", "rmsprop-tf", "adam"))
     rms_alpha: float = setting(0.99, "RMSprop smoothing constant.", low=0.0, high=1.0)
     eps: float = setting(1e-5, "Optimizer epsilon.", low=0.0, low_open=True)
 
@@ -47,6 +50,9 @@ class A2C(ActorCriticMethod):
         if hp.optimizer == "rmsprop":
             self.optimizer = torch.optim.RMSprop(self.params, lr=hp.learning_rate,
                                                  alpha=hp.rms_alpha, eps=hp.eps)
+        elif hp.optimizer == "rmsprop-tf":
+            self.optimizer = RMSpropTF(self.params, lr=hp.learning_rate, alpha=hp.rms_alpha,
+                                       eps=hp.eps)
         else:
             self.optimizer = adam(self.params, lr=hp.learning_rate, eps=hp.eps)
 

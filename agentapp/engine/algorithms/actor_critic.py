@@ -6,6 +6,7 @@ The methods differ in how they learn from a rollout, and only that lives in thei
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ class ActorCriticMethod(DeepAlgorithm):
         super().__init__(game, game_params, hp, **kwargs)
         self.model = ActorCritic(
             self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
-            activation=hp.activation, shared=hp.shared,
+            activation=hp.activation, shared=hp.shared, network=hp.network,
         ).to(self.torch_device)
         self.params = list(self.model.parameters())
         obs_dtype = self.as_tensor(self.observation_space.sample()).dtype
@@ -80,6 +81,7 @@ class ActorCriticMethod(DeepAlgorithm):
         """Fill the rollout buffer with ``n_steps`` steps of every environment and compute
         GAE(lambda) advantages; returns the episodes that ended."""
         hp, finished = self.hp, []
+        began, env_before = time.perf_counter(), self.timings["env"]
         self.buffer.reset()
         self.start_envs()  # (or restore them) before reading self.obs
         for _ in range(hp.n_steps):
@@ -102,6 +104,7 @@ class ActorCriticMethod(DeepAlgorithm):
             self.obs = next_obs
             finished.extend(ended)
         self.buffer.compute(self.model.value(self.as_tensor(self.obs)), hp.gamma, hp.gae_lambda)
+        self.timings["act"] += time.perf_counter() - began - (self.timings["env"] - env_before)
         return finished
 
     def explained_variance(self) -> float:

@@ -57,6 +57,9 @@ class Algorithm(ABC):
     """Frozen settings dataclass (fields declared with ``agentapp.params.setting``)."""
     requires: ClassVar[frozenset[str]]
     """Game capabilities the method needs (see ``games/registry.py``)."""
+    requires_any: ClassVar[frozenset[str]] = frozenset()
+    """Capabilities of which the game must offer at least one (neural methods: vectors or
+    pixels)."""
     step_unit: ClassVar[str] = "steps"
     """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
     supports_envs: ClassVar[bool] = False
@@ -83,6 +86,12 @@ class Algorithm(ABC):
         self.budget = budget
         self.device = device
         self.n_envs = n_envs
+
+    @classmethod
+    def check_settings(cls, hp: Any, game: Game, game_params: Any) -> None:
+        """Raise UserError when *hp* cannot work on this game (called before a run starts, so
+        bad settings never reach a run folder). Most methods need no check."""
+        return None
 
     @abstractmethod
     def train_iteration(self, max_steps: int) -> Iteration:

@@ -12,6 +12,8 @@ starts them.
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +22,7 @@ import torch
 from gymnasium import spaces
 
 from agentapp.engine.algorithms.base import Algorithm
+from agentapp.engine.networks import NETWORKS, make_encoder
 from agentapp.engine.normalize import Normalizer
 from agentapp.engine.vector import (
     make_vector_env,
@@ -27,7 +30,8 @@ from agentapp.engine.vector import (
     restore_vector,
     snapshot_vector,
 )
-from agentapp.games.registry import DISCRETE_ACTIONS, VECTOR_OBS
+from agentapp.errors import UserError
+from agentapp.games.registry import DISCRETE_ACTIONS, PIXELS, VECTOR_OBS
 from agentapp.params import setting
 from agentapp.plain import plain
 
@@ -77,17 +81,38 @@ class DeepSettings:
                                   "standard deviation (Box observations).")
     normalize_reward: bool = setting(False, "Divide rewards by the running standard deviation "
                                      "of the discounted return.")
+    network: str = setting("auto", "Torso: mlp (vector observations), nature (the Nature-DQN "
+                           "CNN) or impala (IMPALA's ResNet); auto: nature for pixels, else mlp.",
+                           choices=NETWORKS)
 
 
 class DeepAlgorithm(Algorithm):
     """Base of the neural methods; subclasses build networks and implement ``train_iteration``."""
 
-    requires: ClassVar[frozenset[str]] = frozenset({VECTOR_OBS, DISCRETE_ACTIONS})
+    requires: ClassVar[frozenset[str]] = frozenset({DISCRETE_ACTIONS})
+    requires_any: ClassVar[frozenset[str]] = frozenset({VECTOR_OBS, PIXELS})
     step_unit: ClassVar[str] = "steps"
     supports_envs: ClassVar[bool] = True
 
+    @classmethod
+    def check_settings(cls, hp: Any, game, game_params: Any) -> None:
+        """The torso must fit the observations (no CNN on vectors); hidden sizes must parse."""
+        probe = game.make(game_params)
+        try:
+            make_encoder(probe.observation_space, hp.network)
+        except ValueError as error:
+            raise UserError(f"--set network={hp.network}: {error} ({game.id} gives "
+                            f"{game.observation or probe.observation_space})") from None
+        finally:
+            probe.close()
+        if hasattr(hp, "hidden"):
+            parse_hidden(hp.hidden)
+
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
+        self.timings = {"env": 0.0, "act": 0.0, "learn": 0.0}
+        """Seconds spent stepping environments, choosing actions (collecting, minus the
+        environments) and learning: what ``benchmarks/atari_throughput.py`` reports."""
         self.torch_device = torch.device(self.device)
         torch.manual_seed(self.seed)  # network initialisation and action sampling
         self.rng = np.random.default_rng(self.seed)
@@ -114,9 +139,15 @@ class DeepAlgorithm(Algorithm):
     def envs(self):
         """The training environments, started (and reset, or restored) on first use."""
         if self._envs is None:
-            self._envs = make_vector_env(self.game, self.game_params, self.n_envs, self.seed,
-                                         asynchronous=self.hp.async_envs)
-            fresh = reset_vector_env(self._envs, self.seed)
+            if self.game.make_vector is not None:  # the family's own batched environments
+                self._envs = self.game.make_vector(self.game_params, self.n_envs, self.seed,
+                                                   os.cpu_count() or 1)
+            else:
+                self._envs = make_vector_env(self.game, self.game_params, self.n_envs,
+                                             self.seed, asynchronous=self.hp.async_envs)
+            # episodes that cannot be restored after a resume start from new seeds, not again
+            # from the games the run began with
+            fresh = reset_vector_env(self._envs, self.seed + self.steps)
             # restored: self.obs and the episode counters came from the checkpoint
             restored = self._snapshots is not None and restore_vector(self._envs, self._snapshots)
             if not restored:
@@ -137,11 +168,16 @@ class DeepAlgorithm(Algorithm):
         envs = self.envs
         if isinstance(self.action_space, spaces.Box):
             actions = np.clip(actions, self.action_space.low, self.action_space.high)
+        started = time.perf_counter()
         next_obs, rewards, terminated, truncated, infos = envs.step(actions)
-        self.ep_return += rewards
+        self.timings["env"] += time.perf_counter() - started
+        # Games that learn from a transformed signal (Atari: clipped rewards, a lost life as an
+        # episode end) report the real score and the real game ends beside it: episode returns
+        # are always the game's own.
+        self.ep_return += infos.get("score", rewards)
         self.ep_length += 1
         finished = []
-        for i in np.flatnonzero(terminated | truncated):
+        for i in np.flatnonzero(infos.get("game_over", terminated | truncated)):
             finished.append((float(self.ep_return[i]), int(self.ep_length[i])))
             self.ep_return[i], self.ep_length[i] = 0.0, 0
         self.episodes += len(finished)
@@ -174,10 +210,12 @@ class DeepAlgorithm(Algorithm):
 
     def as_tensor(self, obs: Any) -> torch.Tensor:
         """Observations as a tensor on the learner's device (int64 for Discrete, else float32)."""
+        obs = np.asarray(obs)
+        if obs.dtype == np.uint8:  # frames travel as bytes; the network scales them on the device
+            return torch.as_tensor(obs).to(self.torch_device, non_blocking=True)
         discrete = isinstance(self.observation_space, spaces.Discrete)
         dtype = torch.int64 if discrete else torch.float32
-        return self.normalizer.obs(
-            torch.as_tensor(np.asarray(obs), dtype=dtype, device=self.torch_device))
+        return self.normalizer.obs(torch.as_tensor(obs, dtype=dtype, device=self.torch_device))
 
     # -- acting --------------------------------------------------------------------------------
     def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:

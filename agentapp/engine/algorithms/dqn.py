@@ -15,6 +15,7 @@ after each step uses just the transitions of that step.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,9 @@ from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Iteration
 from agentapp.engine.algorithms.deep import DeepAlgorithm, DeepSettings, adam, parse_hidden
 from agentapp.engine.buffers import ReplayBatch, ReplayBuffer
+from agentapp.engine.frame_replay import FrameReplayBuffer
 from agentapp.engine.networks import QNetwork
+from agentapp.engine.pixel_networks import is_pixels
 from agentapp.params import setting
 
 
@@ -77,31 +80,42 @@ class DQN(DeepAlgorithm):
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
         self.q = QNetwork(self.observation_space, int(self.action_space.n),
-                          hidden=parse_hidden(hp.hidden), dueling=hp.dueling).to(self.torch_device)
+                          hidden=parse_hidden(hp.hidden), dueling=hp.dueling,
+                          network=hp.network).to(self.torch_device)
         self.q_target = copy.deepcopy(self.q)
         self.q_target.requires_grad_(False)
         self.params = list(self.q.parameters())
         self.optimizer = adam(self.params, lr=hp.learning_rate)
         self.epsilon_at = schedules.Linear(
             hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.exploration_fraction, self.budget))
-        capacity = hp.buffer_size if hp.replay else self.n_envs
-        self.buffer = ReplayBuffer(
-            capacity, self.observation_space.shape or (),
-            np.int64 if self.observation_space.shape == () else np.float32,
-            n_envs=self.n_envs, n_step=hp.n_step, gamma=hp.gamma, device=self.torch_device,
-        )
+        self.buffer = self._replay_buffer()
         self.updates = 0
         self.last_target_update = 0
+
+    def _replay_buffer(self) -> ReplayBuffer | FrameReplayBuffer:
+        """Pixel games keep each frame once and rebuild the stacks when sampling (a 1M replay
+        of Atari frames fits in 7.5 GB, not 56); everything else stores whole observations."""
+        hp, shape = self.hp, self.observation_space.shape or ()
+        if hp.replay and is_pixels(self.observation_space):
+            return FrameReplayBuffer(hp.buffer_size, shape, n_envs=self.n_envs, n_step=hp.n_step,
+                                     gamma=hp.gamma, device=self.torch_device)
+        dtype = np.int64 if not shape else (
+            np.uint8 if self.observation_space.dtype == np.uint8 else np.float32)
+        return ReplayBuffer(hp.buffer_size if hp.replay else self.n_envs, shape, dtype,
+                            n_envs=self.n_envs, n_step=hp.n_step, gamma=hp.gamma,
+                            device=self.torch_device)
 
     def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
         return self.q(obs).argmax(dim=1)
 
     def _explore(self, obs: np.ndarray) -> np.ndarray:
         """Epsilon-greedy: each environment acts at random with probability epsilon."""
+        began = time.perf_counter()
         with torch.no_grad():
             actions = self.q(self.as_tensor(obs)).argmax(dim=1).cpu().numpy()
         random = self.rng.random(self.n_envs) < self.epsilon_at(self.steps)
         actions[random] = self.rng.integers(self.action_space.n, size=int(random.sum()))
+        self.timings["act"] += time.perf_counter() - began
         return actions
 
     def train_iteration(self, max_steps: int) -> Iteration:

@@ -64,7 +64,7 @@ class Reinforce(DeepAlgorithm):
         super().__init__(game, game_params, hp, **kwargs)
         self.model = ActorCritic(
             self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
-            activation=hp.activation, value=hp.baseline == "value",
+            activation=hp.activation, value=hp.baseline == "value", network=hp.network,
         ).to(self.torch_device)
         self.params = list(self.model.parameters())
         self.optimizer = adam(self.params, lr=hp.learning_rate)
