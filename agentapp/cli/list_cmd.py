@@ -74,12 +74,14 @@ def list_command(
     games = Table(title="Games", title_justify="left", expand=False)
     games.add_column("game", no_wrap=True, style="bold")
     games.add_column("description")
-    games.add_column("observation")
+    games.add_column("observation / actions")
     games.add_column("algorithms (default first)")
     for g in data["games"]:
         ordered = [g["default_algo"]] + [a for a in g["algorithms"] if a != g["default_algo"]]
-        games.add_row(g["id"], g["description"], g["observation"],
-                      ", ".join(a for a in ordered if a))
+        actions = g.get("actions") or []
+        seen = g["observation"] + (f"\n{len(actions)} actions: {' '.join(actions)}"
+                                   if actions else "")
+        games.add_row(g["id"], g["description"], seen, ", ".join(a for a in ordered if a))
     algos = Table(title="Algorithms", title_justify="left")
     algos.add_column("algo", no_wrap=True, style="bold")
     for column in ("method", "what it does", "counts"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -466,3 +467,26 @@ def test_iteration_metrics_and_episode_records():
     assert it.metrics["charts/epsilon"] == pytest.approx(1.0 - 0.95 * it.steps / 500)
     short = algo.train_iteration(1)
     assert short.steps == 1 and short.episodes == []
+
+
+def test_tabular_methods_train_and_resume_on_a_gymnasium_toy_text_game(runs_dir):
+    """A gymnasium environment without the gridworld's get_state/set_state is saved with the
+    generic snapshot, so a resumed run continues exactly where the uninterrupted one went."""
+    from agentapp import checkpoints
+    from agentapp.engine import train
+    from agentapp.engine.plan import RunConfig
+
+    def run(steps, resume=None):
+        config = RunConfig(game="gym:FrozenLake-v1", algo="q-learning", steps=steps, seed=0,
+                           runs_dir=str(runs_dir), save_every=1000, eval_every=10**9,
+                           eval_episodes=1, resume=resume)
+        *_, finished = train(config)
+        return Path(finished.run_dir)
+
+    whole = run(2000)
+    halfway = sorted((whole / "checkpoints").glob("step_*.pt"),
+                     key=lambda path: int(path.stem.split("_")[1]))[0]
+    resumed = run(2000, resume=str(halfway))
+    a = checkpoints.load(whole / "checkpoints" / "latest.pt")["algorithm"]
+    b = checkpoints.load(resumed / "checkpoints" / "latest.pt")["algorithm"]
+    assert torch.equal(a["q"], b["q"]) and a["rng"] == b["rng"] and a["steps"] == b["steps"]

@@ -22,6 +22,7 @@ from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Algorithm, TabularView
 from agentapp.errors import UserError
 from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, Game
+from agentapp.games.snapshot import restore, snapshot
 from agentapp.params import setting
 from agentapp.plain import plain
 
@@ -193,7 +194,7 @@ class QTableMethod(Algorithm):
         return {
             "q": to_tensor(self.q),
             "rng": plain(self.rng.bit_generator.state),
-            "env": plain(self.env.unwrapped.get_state()),
+            "env": self._env_state(),
             "steps": self.steps,
             "episodes": self.episodes,
             "obs": self.obs,
@@ -209,12 +210,27 @@ class QTableMethod(Algorithm):
             )
         self.q = q
         self.rng.bit_generator.state = state["rng"]
-        self.env.unwrapped.set_state(state["env"])
         self.steps = int(state["steps"])
         self.episodes = int(state["episodes"])
-        self.obs = int(state["obs"])
-        self.episode_return = float(state["episode_return"])
-        self.episode_length = int(state["episode_length"])
+        if self._restore_env(state["env"]):
+            self.obs = int(state["obs"])
+            self.episode_return = float(state["episode_return"])
+            self.episode_length = int(state["episode_length"])
+        else:  # an environment that cannot be put back mid-episode: start a new episode
+            self.obs = self._reset(seed=self.seed + self.steps)
+
+    def _env_state(self) -> dict[str, Any] | None:
+        """The environment mid-episode: the gridworld's own state, else a generic snapshot of
+        any gymnasium environment (None when it cannot be taken)."""
+        if hasattr(self.env.unwrapped, "get_state"):
+            return plain(self.env.unwrapped.get_state())
+        return snapshot(self.env)
+
+    def _restore_env(self, saved: dict[str, Any] | None) -> bool:
+        if hasattr(self.env.unwrapped, "set_state"):
+            self.env.unwrapped.set_state(saved)
+            return True
+        return restore(self.env, saved)
 
     def close(self) -> None:
         self.env.close()
