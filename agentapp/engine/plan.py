@@ -98,6 +98,8 @@ class Plan:
             "envs": self.envs,
             "hyperparameters": as_dict(self.hp),
             "game_params": as_dict(self.game_params),
+            # how the game is played and scored, in words (Atari: sticky actions or not)
+            "protocol": self.game.describe_protocol(self.game_params),
             "save_every": self.save_every,
             "eval_every": self.eval_every,
             "eval_episodes": self.eval_episodes,

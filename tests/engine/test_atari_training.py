@@ -58,6 +58,7 @@ def test_short_breakout_run_learns_from_pixels_and_reports_whole_games(runs_dir,
     assert all(e.length > 50 for e in games)
     config = checkpoints.load(Path(started.run_dir) / "checkpoints" / "latest.pt")["config"]
     assert config["game_params"]["clip_rewards"] and config["game_params"]["life_loss_terminal"]
+    assert config["protocol"].startswith("no sticky actions")
 
 
 def test_dqn_keeps_frames_once_in_its_replay(runs_dir):
