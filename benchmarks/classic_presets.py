@@ -2,6 +2,7 @@
 seeds, stopping at gymnasium's "solved" threshold, and report how many seeds got there.
 
     python benchmarks/classic_presets.py [--seeds 3] [--only mountaincar:dqn,acrobot:ppo]
+                                         [--set key=value ...]
 
 For each pair and seed: ``agentapp train GAME --algo A --seed S --target-return R`` in-process,
 with the preset's budget and a greedy 10-episode evaluation every ``--eval-every`` steps (R: -100
@@ -29,12 +30,14 @@ PAIRS = ("acrobot:a2c", "acrobot:ppo", "acrobot:dqn", "mountaincar:dqn", "mounta
          "lunarlander:dqn", "lunarlander:ppo")
 
 
-def run_one(game: str, algo: str, seed: int, eval_every: int, root: str) -> dict:
+def run_one(game: str, algo: str, seed: int, eval_every: int, root: str,
+            overrides: dict[str, str]) -> dict:
     """Train one seed to the threshold (or the preset's budget); return what happened."""
     start, best = time.perf_counter(), float("-inf")
     finished: RunFinished | None = None
     for event in train(RunConfig(game=game, algo=algo, seed=seed, runs_dir=root,
-                                 eval_every=eval_every, target_return=SOLVED[game])):
+                                 eval_every=eval_every, target_return=SOLVED[game],
+                                 overrides=overrides)):
         if isinstance(event, Metrics) and "eval/mean_return" in event.values:
             best = max(best, event.values["eval/mean_return"])
         elif isinstance(event, RunFinished):
@@ -51,14 +54,18 @@ def main() -> None:
                         help="comma-separated game:method pairs")
     parser.add_argument("--eval-every", type=int, default=10_000)
     parser.add_argument("--runs-dir", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a setting of every pair (repeatable)")
     args = parser.parse_args()
     root = args.runs_dir or tempfile.mkdtemp(prefix="agentapp-bench-")
+    overrides = dict(item.split("=", 1) for item in args.set)
     print(f"machine: {platform.processor() or platform.machine()}, python "
           f"{platform.python_version()}, torch {torch.__version__}; runs in {root}")
     print(f"{'game':12} {'method':6} {'solved':>6} {'steps':>9} {'secs':>7}  unsolved seeds (best)")
     for pair in args.only.split(","):
         game, algo = pair.strip().split(":")
-        results = [run_one(game, algo, seed, args.eval_every, root) for seed in range(args.seeds)]
+        results = [run_one(game, algo, seed, args.eval_every, root, overrides)
+                   for seed in range(args.seeds)]
         solved = [r for r in results if r["solved"]]
         steps = f"{statistics.median(r['steps'] for r in solved):9,.0f}" if solved else " " * 9
         secs = f"{statistics.median(r['secs'] for r in solved):7.1f}" if solved else " " * 7

@@ -145,6 +145,7 @@ class QNetwork(_Network):
         activation: str = "relu",
         dueling: bool = False,
         network: str = "auto",
+        orthogonal: bool = True,
     ) -> None:
         super().__init__()
         self.n_actions = int(n_actions)
@@ -159,6 +160,12 @@ class QNetwork(_Network):
             self.advantage_head = layer_init(nn.Linear(width, self.n_actions), std=1.0)
         else:
             self.torso = mlp(self.encoder.out_dim, hidden, activation, self.n_actions, 1.0)
+        if not orthogonal:  # PyTorch's own init of the MLP layers (as SB3's and CleanRL's DQN)
+            for part in (self.torso, getattr(self, "value_head", None),
+                         getattr(self, "advantage_head", None)):
+                for layer in part.modules() if part is not None else ():
+                    if isinstance(layer, nn.Linear):
+                        layer.reset_parameters()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         features = self.torso(self.encoder(_as_tensor(obs, self)))

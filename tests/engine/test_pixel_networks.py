@@ -102,3 +102,18 @@ def test_rmsprop_tf_first_step_is_small_where_pytorchs_is_not():
     pt = first_step(lambda p: torch.optim.RMSprop(p, lr=7e-4, alpha=0.99, eps=1e-5))
     assert tf == pytest.approx(7e-4 * 1e-3 / math.sqrt(0.99 + 0.01 * 1e-6 + 1e-5), rel=1e-3)
     assert pt > 1000 * tf
+
+
+def test_q_network_can_keep_pytorchs_own_initialisation():
+    torch.manual_seed(0)
+    default = QNetwork(VECTOR, 3, hidden=(256, 256), orthogonal=False)
+    torch.manual_seed(0)
+    orthogonal = QNetwork(VECTOR, 3, hidden=(256, 256))
+    first, last = default.torso[0], default.torso[-1]
+    # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) weights and biases
+    assert first.weight.abs().max() <= 1 / math.sqrt(4) and first.bias.abs().max() > 0
+    assert last.weight.abs().max() <= 1 / math.sqrt(256)
+    # orthogonal rows with gain sqrt(2), zero biases
+    w = orthogonal.torso[2].weight.detach()
+    torch.testing.assert_close(w @ w.T, 2 * torch.eye(256), atol=1e-4, rtol=0)
+    assert not orthogonal.torso[0].bias.any()

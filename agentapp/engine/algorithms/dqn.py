@@ -65,6 +65,8 @@ class DQNSettings(DeepSettings):
     target: bool = setting(True, "Bootstrap from a target network (false: from the online "
                            "network itself).")
     hidden: str = setting("120,84", "Hidden layer sizes.")
+    orthogonal_init: bool = setting(True, "Orthogonal initialisation of the MLP layers (false: "
+                                    "PyTorch's default, as Stable-Baselines3 and CleanRL have it).")
     save_buffer: bool = setting(False, "Save the replay buffer beside each checkpoint "
                                 "(replay.pt, step_<N>.replay.pt), for exact resume.")
 
@@ -81,7 +83,7 @@ class DQN(DeepAlgorithm):
         super().__init__(game, game_params, hp, **kwargs)
         self.q = QNetwork(self.observation_space, int(self.action_space.n),
                           hidden=parse_hidden(hp.hidden), dueling=hp.dueling,
-                          network=hp.network).to(self.torch_device)
+                          network=hp.network, orthogonal=hp.orthogonal_init).to(self.torch_device)
         self.q_target = copy.deepcopy(self.q)
         self.q_target.requires_grad_(False)
         self.params = list(self.q.parameters())
