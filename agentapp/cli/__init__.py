@@ -18,6 +18,7 @@ try:  # typer vendors click from 0.2x on; older releases use click itself
 except ImportError:  # pragma: no cover
     from click import ClickException
 
+from agentapp.cli.common import RunsDir
 from agentapp.errors import UserError
 
 
@@ -46,11 +47,27 @@ app = typer.Typer(
     cls=_OneLineErrors,
     name="agentapp",
     help="Train reinforcement-learning agents on games and watch them play, in the terminal.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+@app.callback()
+def _open_app(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
+    """With no command: open the terminal interface (its home screen); without a terminal,
+    print this help instead."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    from agentapp.tui.app import AgentApp
+
+    app_ = AgentApp(runs_dir=runs_dir)
+    app_.run()
+    raise typer.Exit(app_.return_code or 0)
+
 
 from agentapp.cli import (  # noqa: E402  (commands register themselves on `app`)
     eval_cmd,

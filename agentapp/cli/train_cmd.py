@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -16,9 +17,6 @@ from rich.console import Console
 
 from agentapp.cli import app
 from agentapp.cli.common import RunsDir, SetOption, fmt, overrides
-
-EXIT_CODES = {"budget": 0, "converged": 0, "target": 0, "interrupted": 130, "terminated": 143,
-              "failed": 3}
 
 
 @contextlib.contextmanager
@@ -88,7 +86,9 @@ def train_command(
         eval_episodes=eval_episodes, target_return=target_return, threads=threads,
         runs_dir=str(runs_dir) if runs_dir else None, resume=resume, keep_checkpoints=keep,
     )
-    plan = prepare(config)
+    plan = prepare(config)  # bad input ends here, with one line, before any screen opens
+    if not headless and sys.stdin.isatty() and sys.stdout.isatty():
+        raise typer.Exit(_train_in_app(config, plan))
     from agentapp.cli.progress import HeadlessProgress
 
     console = Console(highlight=False, soft_wrap=True)
@@ -103,7 +103,38 @@ def train_command(
                 finished = event
     assert finished is not None
     _summarise(console, finished, plan.algo_cls.step_unit, plan.game.id)
+    from agentapp.engine.events import EXIT_CODES
+
     raise typer.Exit(EXIT_CODES.get(finished.reason, 0))
+
+
+def _train_in_app(config, plan) -> int:
+    """Train on the dashboard; the seed the plan drew is kept so config.json records it."""
+    from dataclasses import replace
+
+    from agentapp.tui.app import AgentApp
+
+    config = replace(config, seed=plan.seed, live_view=True)
+    app_ = AgentApp(runs_dir=config.runs_dir, config=config)
+    with _signals_stop_app(app_):
+        app_.run()
+    return app_.return_code or 0
+
+
+@contextlib.contextmanager
+def _signals_stop_app(app_) -> Iterator[None]:
+    """SIGTERM while the dashboard trains: save, stop and leave with 143 (Ctrl+C is a key
+    inside the app, handled there)."""
+
+    def on_sigterm(signum, frame):
+        app_.call_later(app_.stop_training_and_exit, "terminated")
+
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summarise(console: Console, done, unit: str, game: str) -> None:

@@ -52,3 +52,23 @@ def configure_threads(threads: int | None, pixels: bool = False) -> int:
 
     torch.set_num_threads(count)
     return count
+
+
+def device_choices() -> list[tuple[str, str]]:
+    """``(value, label)`` for every ``--device`` worth offering on this machine, for a front
+    end's picker: ``auto`` saying what it would pick, ``cpu``, and each CUDA device torch sees,
+    named. Only values :func:`resolve_device` accepts here are listed."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if not count:
+        return [("auto", "auto (CPU: no CUDA device)"), ("cpu", "cpu")]
+    names = []
+    for index in range(count):
+        try:
+            names.append(torch.cuda.get_device_name(index))
+        except RuntimeError:  # a device torch counts but cannot query: still offer it
+            names.append("CUDA device")
+    choices = [("auto", f"auto (CUDA: {names[0]})"), ("cpu", "cpu"), ("cuda", f"cuda ({names[0]})")]
+    choices += [(f"cuda:{i}", f"cuda:{i} ({name})") for i, name in enumerate(names)]
+    return choices

@@ -86,4 +86,9 @@ class RunFinished:
     """A sentence for the summary (e.g. why it failed, whether the target was reached)."""
 
 
+EXIT_CODES = {"budget": 0, "converged": 0, "target": 0, "interrupted": 130, "terminated": 143,
+              "failed": 3}
+"""The shell's exit code for each ``RunFinished.reason`` (DESIGN.md's exit codes), the same for
+headless training and the dashboard."""
+
 Event = RunStarted | Metrics | EpisodeEnded | Frame | CheckpointSaved | Message | RunFinished

@@ -27,6 +27,7 @@ from agentapp.engine.events import (
     CheckpointSaved,
     EpisodeEnded,
     Event,
+    Frame,
     Message,
     Metrics,
     RunFinished,
@@ -37,6 +38,10 @@ from agentapp.games.registry import PIXELS
 
 METRICS_INTERVAL = 0.25
 """Seconds between two Metrics events of a fast method (planners emit one per sweep)."""
+
+FRAME_INTERVAL = 0.2
+"""Seconds between two Frame events when a front end asked for a live view: five pictures a
+second are enough to see the agent play and cost the training next to nothing."""
 
 
 @dataclass
@@ -249,6 +254,7 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
     for note in s.notes:
         yield Message(p.step, note, "warning")
     averager = _Averager(p.step)
+    last_frame = 0.0
     reason, detail = "budget", ""
     every_iteration = plan.algo_cls.step_unit == "sweeps"
     while True:
@@ -272,6 +278,11 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
         averager.add(it.metrics)
         if every_iteration or averager.due():
             yield Metrics(p.step, averager.pop(p.step))
+        if plan.live_view and time.monotonic() - last_frame >= FRAME_INTERVAL:
+            last_frame = time.monotonic()
+            image = s.agent.live_frame()
+            if image is not None:
+                yield Frame(p.step, image)
         if it.converged:
             reason = "converged"
             break

@@ -46,6 +46,8 @@ class RunConfig:
     runs_dir: str | None = None
     resume: str | None = None
     keep_checkpoints: int = 3
+    live_view: bool = False
+    """Emit ``Frame`` events of the training game (a front end's live view; throttled)."""
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Plan:
     """Where that checkpoint was read from (its side files, such as replay.pt, lie beside it)."""
     parent: str | None = None
     """The checkpoint a new run was started from (``--resume`` of a file)."""
+    live_view: bool = False
+    """Emit ``Frame`` events of the training game for a front end's live view."""
 
     @property
     def start_step(self) -> int:
@@ -183,6 +187,13 @@ def _check_loadable(algo_cls: type[Algorithm], game: Game, game_params: Any, hp:
         agent.close()
 
 
+def preset_settings(game: Game, algo_cls: type[Algorithm]) -> tuple[presets.Preset, Any]:
+    """The preset of (*game*, method) and the hyperparameters a new run starts from before any
+    ``--set``: the method's defaults with the preset's values applied. The TUI's form shows them."""
+    preset = presets.lookup(game.id, game.family, algo_cls.name)
+    return preset, apply_overrides(algo_cls.Hyperparameters(), preset.hyperparameters)
+
+
 def prepare(config: RunConfig) -> Plan:
     """Resolve and validate *config*; raise UserError on any bad input."""
     root = runs.runs_root(config.runs_dir)
@@ -205,7 +216,7 @@ def prepare(config: RunConfig) -> Plan:
             raise UserError(f"--resume: {path} was trained with {ckpt['algo']}, not {config.algo}")
 
     algo_cls = algorithms.get(ckpt["algo"] if ckpt else (config.algo or game.default_algo))
-    preset = presets.lookup(game.id, game.family, algo_cls.name)
+    preset, preset_hp = preset_settings(game, algo_cls)
     hp_over, game_over = split_overrides(
         parse_assignments([f"{k}={v}" for k, v in config.overrides.items()]),
         ("hyperparameters", algo_cls.Hyperparameters), ("game", type(game.params)),
@@ -215,7 +226,7 @@ def prepare(config: RunConfig) -> Plan:
         hp = _settings(algo_cls.Hyperparameters, saved["hyperparameters"])
         game_params = _settings(type(game.params), saved["game_params"])
     else:
-        hp = apply_overrides(algo_cls.Hyperparameters(), preset.hyperparameters)
+        hp = preset_hp
         game_params = game.params
     hp = apply_overrides(hp, hp_over)
     game_params = apply_overrides(game_params, game_over)
@@ -249,10 +260,10 @@ def prepare(config: RunConfig) -> Plan:
         save_every = config.save_every or int(saved["save_every"])
         eval_every = config.eval_every or int(saved["eval_every"])
     else:
-        total = config.steps or preset.steps or presets.DEFAULT_STEPS[algo_cls.step_unit]
+        total = config.steps or preset.budget(algo_cls.step_unit)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         schedule_budget = total
-        envs = config.envs or preset.envs or 1
+        envs = config.envs or preset.env_count
         save_every = config.save_every or preset.save_every or max(1, total // 10)
         eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
 
@@ -270,7 +281,7 @@ def prepare(config: RunConfig) -> Plan:
         eval_episodes=config.eval_episodes, target_return=config.target_return,
         keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
         preset_source=preset.source, run_dir=run_dir, resume_from=ckpt, parent=parent,
-        resume_path=path if ckpt else None,
+        resume_path=path if ckpt else None, live_view=config.live_view,
     )
 
 

@@ -135,5 +135,10 @@ class Algorithm(ABC):
         """Values and greedy policy per observation, for tabular methods; None otherwise."""
         return None
 
+    def live_frame(self) -> np.ndarray | None:
+        """A picture (RGB uint8, H x W x 3) of what the first training environment shows now,
+        for a front end's live view; None when the method or the game has none to give."""
+        return None
+
     def close(self) -> None:  # noqa: B027  (optional hook: most methods hold nothing to free)
         """Release environments and other resources."""

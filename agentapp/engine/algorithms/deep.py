@@ -24,6 +24,7 @@ from gymnasium import spaces
 from agentapp.engine.algorithms.base import Algorithm
 from agentapp.engine.networks import NETWORKS, make_encoder
 from agentapp.engine.normalize import Normalizer
+from agentapp.engine.pixel_networks import is_pixels
 from agentapp.engine.vector import (
     make_vector_env,
     reset_vector_env,
@@ -207,6 +208,14 @@ class DeepAlgorithm(Algorithm):
         for i in np.flatnonzero(mask):
             real[i] = infos["final_obs"][i]
         return real
+
+    def live_frame(self) -> np.ndarray | None:
+        """The newest frame the first environment's agent sees (pixel games: the last of its
+        stacked 84x84 frames, as grey RGB); vector observations have no picture."""
+        if self.obs is None or not is_pixels(self.observation_space):
+            return None
+        frame = np.asarray(self.obs[0, -1], dtype=np.uint8)
+        return np.repeat(frame[:, :, None], 3, axis=2)
 
     def as_tensor(self, obs: Any) -> torch.Tensor:
         """Observations as a tensor on the learner's device (int64 for Discrete, else float32)."""

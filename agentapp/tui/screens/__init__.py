@@ -1,0 +1,1 @@
+"""The TUI's screens: home (new run), dashboard (training), runs, watch, and small dialogs."""

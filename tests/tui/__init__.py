@@ -1,0 +1,1 @@
+"""Tests of the Textual interface, driven by scripted event streams (never live training)."""
