@@ -25,8 +25,7 @@ def catalogue_data() -> dict[str, Any]:
         for name in fits:
             preset = presets.lookup(game.id, game.family, name)
             unit = algorithms.ALGORITHMS[name].step_unit
-            tuned[name] = {"steps": preset.steps or presets.DEFAULT_STEPS[unit],
-                           "envs": preset.envs or 1,
+            tuned[name] = {"steps": preset.budget(unit), "envs": preset.env_count,
                            "hyperparameters": preset.hyperparameters, "source": preset.source}
         games.append({
             "id": game.id,

@@ -5,31 +5,31 @@ heat map and its greedy policy as arrows. Every other game is drawn from its own
 (``render_mode="rgb_array"``) with half-block characters. Both share one episode loop: in a
 terminal the picture updates in place at ``--fps``; when stdout is not a terminal each episode's
 last picture and result are printed, without waiting. ``--record FILE`` saves the env's frames as
-a GIF or MP4 at the game's natural speed, whatever ``--fps`` says.
+a GIF or MP4 at the game's natural speed, whatever ``--fps`` says. Opening the env, stepping the
+agent and drawing a step are shared with the TUI's watch screen (``rendering/playback.py``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group
 from rich.live import Live
 
 from agentapp.cli import app
 from agentapp.cli.common import RunsDir, load_agent
 from agentapp.errors import UserError
 
+if TYPE_CHECKING:
+    from agentapp.rendering.playback import Picture
+
 MAX_DEFAULT_FPS = 30.0
 """Cap on the game's own speed used by default: a full-screen picture redrawn faster than this
 floods slow terminals (and ssh links) with escape codes and gets no smoother to the eye."""
-
-Picture = Callable[[Any, Any, str], RenderableType]
-"""``picture(info, rgb frame or None, caption)``: what one step looks like."""
 
 
 def _pick_ref(ref: str | None, runs_dir) -> str:
@@ -52,36 +52,6 @@ def _pick_ref(ref: str | None, runs_dir) -> str:
                         f"`agentapp train {game.id}`")
     typer.echo(f"watching the best {game.id} run: {best}", err=True)
     return str(best)
-
-
-def _open_env(game, params, record: bool):
-    """The env to play in, and whether it is a gridworld (drawn as a grid, not as pixels).
-
-    Only an env that can render ``rgb_array`` frames is asked to: gymnasium merely warns when a
-    mode is not offered, and then fails on the first ``render()``.
-    """
-    env = game.make(params)
-    gridworld = hasattr(env.unwrapped, "grid")
-    if gridworld and not record:
-        return env, True
-    modes = env.metadata.get("render_modes") or ()
-    env.close()
-    if "rgb_array" not in modes:
-        doing = "recorded" if gridworld else "drawn in the terminal"
-        raise UserError(f"{game.id} cannot be {doing}: its environment renders no RGB frames")
-    return game.make(params, render_mode="rgb_array"), gridworld
-
-
-def _grid_picture(env, agent) -> Picture:
-    from agentapp.rendering.agent_view import cell_beliefs
-    from agentapp.rendering.gridworld import GridPicture
-
-    # a neural agent on the gridworld has no tables to draw: just the grid and the agent
-    view = agent.tabular_view()
-    values, policy = cell_beliefs(env, view) if view is not None else (None, None)
-    grid = env.unwrapped.grid
-    return lambda info, frame, caption: GridPicture(grid, values=values, policy=policy,
-                                                    agent=info["cell"], caption=caption)
 
 
 def _pixel_picture(console: Console) -> Picture:
@@ -108,52 +78,37 @@ class _Pace:
         time.sleep(max(0.0, self.due - time.perf_counter()))
 
 
-def _action_note(game, action, reward: float, terminated: bool, truncated: bool) -> str:
-    import numpy as np
-
-    if np.ndim(action) == 0 and 0 <= int(action) < len(game.actions):
-        name = game.actions[int(action)]
-    else:  # a continuous action, or a game that does not name its actions
-        name = np.array2string(np.asarray(action), precision=2, separator=",")
-    cut = " · cut at the step limit" if truncated and not terminated else ""
-    return f" · {name} {reward:+.2f}{cut}"
-
-
 def _play(env, agent, game, picture: Picture, console: Console, *, episodes: int, seed: int,
           greedy: bool, delay: float, record=None, pixels: bool = False) -> list[float]:
     """Play *episodes* episodes, showing (and recording) every step; returns their returns."""
-    import numpy as np
+    from agentapp.rendering.playback import Player
 
-    rng = np.random.default_rng(seed)
+    player = Player(env, agent, game, seed=seed, greedy=greedy)
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
     every_frame = record is not None or (live is not None and pixels)
     returns = []
     with live or ExitStack():
         pace = _Pace(delay)
         for episode in range(1, episodes + 1):
-            obs, info = env.reset(seed=seed + episode - 1)
-            total, steps, note, done = 0.0, 0, "", False
+            player.reset(episode)
             while True:
-                caption = f"episode {episode}/{episodes} · step {steps} · return {total:.2f}{note}"
+                caption = player.caption(episodes)
                 frame = env.render() if every_frame else None
                 if record is not None:
                     record.add(frame)
                 if live is not None:
-                    live.update(picture(info, frame, caption), refresh=True)
+                    live.update(picture(player.info, frame, caption), refresh=True)
                     pace.wait()
-                if done:
+                if player.done:
                     break
-                action = agent.act(obs, greedy, rng)
-                obs, reward, terminated, truncated, info = env.step(action)
-                total, steps = total + float(reward), steps + 1
-                done = terminated or truncated
-                note = _action_note(game, action, float(reward), terminated, truncated)
-            returns.append(total)
+                player.step()
+            returns.append(player.total)
             if live is None:
                 if pixels and frame is None:
                     frame = env.render()
-                console.print(Group(picture(info, frame, caption)))
-            console.print(f"episode {episode}: return {total:.3f} in {steps} steps", markup=False)
+                console.print(Group(picture(player.info, frame, caption)))
+            console.print(f"episode {episode}: return {player.total:.3f} in {player.steps} steps",
+                          markup=False)
     return returns
 
 
@@ -176,16 +131,17 @@ def watch_command(
     """Watch a trained agent play."""
     import numpy as np
 
+    from agentapp.rendering.playback import grid_picture, open_env
     from agentapp.rendering.recording import FrameRecorder
 
     path, ckpt, agent, game, params = load_agent(_pick_ref(ref, runs_dir), runs_dir)
-    env, gridworld = _open_env(game, params, record is not None)
+    env, gridworld = open_env(game, params, record is not None)
     console = Console(highlight=False, soft_wrap=True)
     natural = float(env.metadata.get("render_fps") or (4 if gridworld else MAX_DEFAULT_FPS))
     delay = 1.0 / (fps or min(natural, MAX_DEFAULT_FPS))
     try:
         recorder = FrameRecorder(record, natural) if record is not None else None
-        picture = _grid_picture(env, agent) if gridworld else _pixel_picture(console)
+        picture = grid_picture(env, agent) if gridworld else _pixel_picture(console)
         mode = "stochastic" if stochastic else "greedy"
         console.print(f"{ckpt['algo']} on {game.id} · {mode} · checkpoint {path}", markup=False)
         with recorder or ExitStack():

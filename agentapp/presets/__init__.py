@@ -33,6 +33,16 @@ class Preset:
     source: str = "defaults"
     """Which table entry answered, shown in ``inspect`` and config.json."""
 
+    def budget(self, step_unit: str) -> int:
+        """The step budget a new run gets without ``--steps``: the preset's, else the default
+        for what the method counts (``steps`` or ``sweeps``)."""
+        return self.steps or DEFAULT_STEPS[step_unit]
+
+    @property
+    def env_count(self) -> int:
+        """Parallel environments a new run gets without ``--envs``."""
+        return self.envs or 1
+
 
 _TABLE: dict[tuple[str, str], dict[str, Any]] = {**GRIDWORLD, **CLASSIC, **ATARI}
 

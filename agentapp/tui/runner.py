@@ -293,8 +293,8 @@ def runner_for(config: Any) -> Runner:
     from agentapp.games.registry import PIXELS
 
     try:
-        game, params = resolve(config.game)
-        pixels = PIXELS in game.capabilities(params)
+        game = resolve(config.game)
+        pixels = PIXELS in game.capabilities(game.params)
     except UserError:
         pixels = False  # the runner reports the bad game name when it starts
     return ProcessRunner(config) if pixels else ThreadRunner(config)

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from agentapp import checkpoints
+from agentapp.engine import loop as loop_module
 from agentapp.engine import train
 from agentapp.engine.evaluate import _play_side_by_side, evaluate
-from agentapp.engine.events import EpisodeEnded, Metrics, RunFinished, RunStarted
+from agentapp.engine.events import EpisodeEnded, Frame, Metrics, RunFinished, RunStarted
 from agentapp.engine.frame_replay import FrameReplayBuffer
 from agentapp.engine.plan import RunConfig, prepare, restore_agent
 from agentapp.games import resolve
@@ -106,3 +107,15 @@ def test_evaluation_counts_the_real_score_of_whole_games():
     assert "no sticky actions" in batched.protocol and "space-invaders" in batched.protocol
     sticky = evaluate(agent, game, plan.game_params.__class__(sticky=0.25), episodes=1, seed=7)
     assert "Machado" in sticky.protocol
+
+
+def test_a_live_view_gets_the_agents_frames_only_when_asked(runs_dir, monkeypatch):
+    monkeypatch.setattr(loop_module, "FRAME_INTERVAL", 0.0)  # every update, for a short run
+    events = train(_config(runs_dir, "a2c", steps=60, live_view=True))
+    frames = [e for e in events if isinstance(e, Frame)]
+    assert frames, "a pixel game with live_view on sends pictures"
+    image = frames[-1].image
+    assert image.shape == (84, 84, 3) and image.dtype == np.uint8
+    assert np.array_equal(image[..., 0], image[..., 2]) and image.std() > 0  # grey, not blank
+    quiet = list(train(_config(runs_dir, "a2c", steps=60)))
+    assert not any(isinstance(e, Frame) for e in quiet)
