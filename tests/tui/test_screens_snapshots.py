@@ -22,6 +22,7 @@ from agentapp.tui.app import AgentApp
 from agentapp.tui.screens.home import HomeScreen
 from agentapp.tui.screens.runs import RunsScreen
 from agentapp.tui.screens.watch import WatchScreen
+from tests.tui.conftest import settle, snap_matches
 
 SIZE = (120, 40)
 DEVICES = [("auto", "auto (CPU: no CUDA device)"), ("cpu", "cpu")]
@@ -42,9 +43,10 @@ def test_home_screen(snap_compare, tmp_path):
         await wait_until(pilot, lambda: screen.form_ready)
         # the filter keeps the list to games every installation has (LunarLander needs Box2D)
         screen.query_one("#game-filter").value = "gridworld"
-        await pilot.pause()
+        await settle(pilot)
 
-    assert snap_compare(AgentApp(runs_dir=tmp_path), terminal_size=SIZE, run_before=run_before)
+    assert snap_matches(snap_compare, lambda: AgentApp(runs_dir=tmp_path), terminal_size=SIZE,
+                        run_before=run_before)
 
 
 def _run_folder(root: Path, name: str, config: dict, status: dict) -> None:
@@ -79,9 +81,11 @@ def test_runs_screen(snap_compare, fixed_runs):
     async def run_before(pilot) -> None:
         await pilot.app.push_screen(RunsScreen(fixed_runs, clock=time.gmtime))
         await pilot.pause()
+        await pilot.press("down", "space")
+        await settle(pilot)
 
-    assert snap_compare(AgentApp(runs_dir=fixed_runs), terminal_size=SIZE,
-                        run_before=run_before, press=["down", "space"])
+    assert snap_matches(snap_compare, lambda: AgentApp(runs_dir=fixed_runs), terminal_size=SIZE,
+                        run_before=run_before)
 
 
 @pytest.fixture
@@ -107,6 +111,7 @@ def test_watch_screen_paused(snap_compare, planned_run):
         for _ in range(3):
             await pilot.press("n")
         await wait_until(pilot, lambda: screen.moment.step == 3)
+        await settle(pilot)
 
-    assert snap_compare(AgentApp(runs_dir=planned_run.parent), terminal_size=SIZE,
-                        run_before=run_before)
+    assert snap_matches(snap_compare, lambda: AgentApp(runs_dir=planned_run.parent),
+                        terminal_size=SIZE, run_before=run_before)
