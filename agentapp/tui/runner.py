@@ -93,7 +93,21 @@ class Runner:
         raise NotImplementedError
 
 
-class ThreadRunner(Runner):
+class _OnAThread(Runner):
+    """A runner whose work is one thread of this process (``self._thread``)."""
+
+    _thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+class ThreadRunner(_OnAThread):
     """Trains *config* (a ``RunConfig``) in a background thread of this process."""
 
     def __init__(self, config: Any) -> None:
@@ -128,14 +142,6 @@ class ThreadRunner(Runner):
 
     def stop(self, reason: str = "interrupted") -> None:
         self.control.stop(reason)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
 
 def _child(config: Any, events: Any, requests: Any) -> None:
@@ -234,7 +240,7 @@ class ProcessRunner(Runner):
         self._process.join(timeout)
 
 
-class ScriptedRunner(Runner):
+class ScriptedRunner(_OnAThread):
     """Replays *events* (``delay`` seconds apart) as if training produced them; requests are
     recorded in ``self.requests``. Used by the tests and snapshot tests of the dashboard."""
 
@@ -277,14 +283,6 @@ class ScriptedRunner(Runner):
     def stop(self, reason: str = "interrupted") -> None:
         self.requests.append(f"stop:{reason}")
         self._stopped.set()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
 
 
 def runner_for(config: Any) -> Runner:

@@ -99,18 +99,19 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+async def wait_until(pilot, condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the app run until *condition()* holds (failing after *timeout* seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for the condition")
+        await pilot.pause(0.01)
+
+
 @pytest.fixture
 def wait_for():
-    """``await wait_for(pilot, condition, timeout=5)``: let the app run until *condition()*."""
-
-    async def wait(pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for the condition")
-            await pilot.pause(0.01)
-
-    return wait
+    """``await wait_for(pilot, condition)``: :func:`wait_until` as a fixture."""
+    return wait_until
 
 
 @pytest.fixture
@@ -136,14 +137,12 @@ def make_app(tmp_path):
 async def settle(pilot, timeout: float = 10.0) -> None:
     """Wait until two screenshots 0.15 s apart are identical: timers, theme changes and
     redraws in flight have finished, so a snapshot taken now is the same on every run."""
-    import time as _time
-
-    deadline = _time.monotonic() + timeout
+    deadline = time.monotonic() + timeout
     before = pilot.app.export_screenshot()
     while True:
         await pilot.pause(0.15)
         now = pilot.app.export_screenshot()
-        if now == before or _time.monotonic() > deadline:
+        if now == before or time.monotonic() > deadline:
             return
         before = now
 

@@ -9,10 +9,10 @@ import json
 from agentapp.tui.app import AgentApp
 from agentapp.tui.screens.dashboard import DashboardScreen
 from agentapp.tui.widgets.settings_form import SettingsForm
-from tests.tui.test_home import SIZE, async_test, choose, retype, wait_until
+from tests.tui.conftest import wait_until
+from tests.tui.test_home import SIZE, choose, retype
 
 
-@async_test
 async def test_a_run_started_on_the_home_screen_trains_to_the_end(tmp_path):
     app = AgentApp(runs_dir=tmp_path, exit_when_done=True)
     async with app.run_test(size=SIZE) as pilot:

@@ -6,34 +6,16 @@ training dashboard, is replaced on the instance by a recorder of the configs it 
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import time
-
 from agentapp.engine.plan import RunConfig
 from agentapp.tui.app import AgentApp
 from agentapp.tui.screens.home import HomeScreen
 from agentapp.tui.widgets.game_list import GameList, MethodList
 from agentapp.tui.widgets.settings_form import SettingField, SettingsForm
+from tests.tui.conftest import wait_until
 
 SIZE = (120, 40)
 
 
-def async_test(fn):
-    """Run an ``async def`` test in a fresh event loop (what Textual's ``run_test`` needs)."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.02)
 
 
 async def choose(pilot, text: str) -> HomeScreen:
@@ -57,7 +39,6 @@ def recorder(app: AgentApp) -> list[RunConfig]:
     return started
 
 
-@async_test
 async def test_the_game_list_holds_every_family_with_its_games(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -73,7 +54,6 @@ async def test_the_game_list_holds_every_family_with_its_games(tmp_path):
         assert "observation" in info and "actions" in info
 
 
-@async_test
 async def test_the_filter_narrows_the_list_and_selects_the_match(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -94,7 +74,6 @@ async def test_the_filter_narrows_the_list_and_selects_the_match(tmp_path):
         assert screen.game.id == "cartpole"
 
 
-@async_test
 async def test_pong_offers_the_neural_methods_and_says_why_not_the_tabular_ones(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -114,7 +93,6 @@ async def test_pong_offers_the_neural_methods_and_says_why_not_the_tabular_ones(
         assert screen.query_one(SettingsForm).field("hp", "buffer_size")  # DQN's own settings
 
 
-@async_test
 async def test_the_form_shows_the_preset_with_help_and_the_detected_device(tmp_path):
     from agentapp.engine.device import device_choices
 
@@ -136,7 +114,6 @@ async def test_the_form_shows_the_preset_with_help_and_the_detected_device(tmp_p
         assert label == device_choices()[0][1]  # e.g. "auto (CPU: no CUDA device)"
 
 
-@async_test
 async def test_an_invalid_value_is_marked_and_enter_refuses_to_start(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -167,7 +144,6 @@ async def test_an_invalid_value_is_marked_and_enter_refuses_to_start(tmp_path):
         assert started == []
 
 
-@async_test
 async def test_settings_that_clash_are_refused_as_the_command_line_refuses_them(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -183,7 +159,6 @@ async def test_settings_that_clash_are_refused_as_the_command_line_refuses_them(
         assert "network=nature" in status and screen.query_one("#form-status").has_class("-error")
 
 
-@async_test
 async def test_enter_starts_the_run_with_only_the_changed_settings(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -204,7 +179,6 @@ async def test_enter_starts_the_run_with_only_the_changed_settings(tmp_path):
         )]
 
 
-@async_test
 async def test_the_train_button_and_a_tabular_game(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -224,7 +198,6 @@ async def test_the_train_button_and_a_tabular_game(tmp_path):
         assert config.overrides == {"slip": "0.1"}
 
 
-@async_test
 async def test_r_opens_the_runs_screen(tmp_path):
     from agentapp.tui.screens.runs import RunsScreen
 
@@ -237,7 +210,6 @@ async def test_r_opens_the_runs_screen(tmp_path):
         assert app.screen.runs_root == tmp_path
 
 
-@async_test
 async def test_the_next_game_gets_its_own_preset_and_a_clean_form(tmp_path):
     app = AgentApp(runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -8,13 +8,10 @@ copy of the folder, since some delete runs.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,25 +26,11 @@ from agentapp.tui.screens.run_actions import ExtendScreen
 from agentapp.tui.screens.run_detail import RunDetailScreen
 from agentapp.tui.screens.runs import RunsScreen
 from agentapp.tui.widgets.curves import bin_points, read_curves
+from tests.tui.conftest import wait_until
 
 SIZE = (120, 40)
 
 
-def async_test(fn):
-    """Run an ``async def`` test in a fresh event loop (what Textual's ``run_test`` needs)."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.02)
 
 
 def train(root: Path, game: str, algo: str, steps: int, stop_at: int | None = None) -> Path:
@@ -116,7 +99,6 @@ def column(screen: RunsScreen, index: int) -> list[str]:
     return [str(table.get_row_at(row)[index]) for row in range(table.row_count)]
 
 
-@async_test
 async def test_the_table_lists_every_run_newest_first(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -129,7 +111,6 @@ async def test_the_table_lists_every_run_newest_first(root):
         assert column(screen, 4)[1] != "–"  # its last evaluation
 
 
-@async_test
 async def test_sorting_by_keys_and_by_clicking_a_header(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -148,7 +129,6 @@ async def test_sorting_by_keys_and_by_clicking_a_header(root):
         assert column(screen, 7) == ["done", "done", "stopped"]
 
 
-@async_test
 async def test_the_filter_matches_game_method_and_status(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -169,7 +149,6 @@ async def test_the_filter_matches_game_method_and_status(root):
         assert "No run matches" in str(screen.query_one("#empty").render())
 
 
-@async_test
 async def test_delete_asks_first_and_keeps_the_run_on_no(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -188,7 +167,6 @@ async def test_delete_asks_first_and_keeps_the_run_on_no(root):
         assert len(column(screen, 2)) == 2
 
 
-@async_test
 async def test_delete_is_refused_while_the_run_trains(root):
     app = AgentApp(runs_dir=root)
     trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -207,7 +185,6 @@ async def test_delete_is_refused_while_the_run_trains(root):
         trainer.wait()
 
 
-@async_test
 async def test_evaluate_shows_mean_and_spread_without_blocking(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -221,7 +198,6 @@ async def test_evaluate_shows_mean_and_spread_without_blocking(root):
         assert any(n.message.startswith("mean ") for n in app._notifications)
 
 
-@async_test
 async def test_continue_resumes_in_place_or_asks_for_a_larger_budget(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -242,7 +218,6 @@ async def test_continue_resumes_in_place_or_asks_for_a_larger_budget(root):
                                        "q-learning")), steps=4000, runs_dir=str(root))
 
 
-@async_test
 async def test_the_detail_shows_curves_and_settings_and_compare_overlays(root):
     app = AgentApp(runs_dir=root)
     async with app.run_test(size=SIZE) as pilot:
@@ -281,7 +256,6 @@ def test_binning_averages_consecutive_points():
     assert bin_points(points[:5], 10) == points[:5]
 
 
-@async_test
 async def test_an_empty_runs_folder_says_how_to_start(tmp_path):
     app = AgentApp(runs_dir=tmp_path / "nothing-yet")
     async with app.run_test(size=SIZE) as pilot:

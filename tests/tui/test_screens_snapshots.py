@@ -22,18 +22,12 @@ from agentapp.tui.app import AgentApp
 from agentapp.tui.screens.home import HomeScreen
 from agentapp.tui.screens.runs import RunsScreen
 from agentapp.tui.screens.watch import WatchScreen
-from tests.tui.conftest import settle, snap_matches
+from tests.tui.conftest import settle, snap_matches, wait_until
 
 SIZE = (120, 40)
 DEVICES = [("auto", "auto (CPU: no CUDA device)"), ("cpu", "cpu")]
 START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.02)
 
 
 def test_home_screen(snap_compare, tmp_path):

@@ -6,10 +6,7 @@ their run folders as ``agentapp watch`` does and plays them in its thread.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import io
-import time
 from pathlib import Path
 
 import pytest
@@ -20,25 +17,11 @@ from agentapp.rendering.gridworld import GridPicture
 from agentapp.tui.app import AgentApp
 from agentapp.tui.screens.home import HomeScreen
 from agentapp.tui.screens.watch import Pacing, WatchScreen
+from tests.tui.conftest import wait_until
 
 SIZE = (120, 40)
 
 
-def async_test(fn):
-    """Run an ``async def`` test in a fresh event loop (what Textual's ``run_test`` needs)."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.02)
 
 
 def train(root: Path, config: RunConfig) -> Path:
@@ -90,7 +73,6 @@ async def open_watch(pilot, ref, **kwargs) -> WatchScreen:
     return screen
 
 
-@async_test
 async def test_watching_a_gridworld_run_draws_the_grid_and_plays(grid_run, runs_root):
     app = AgentApp(runs_dir=runs_root)
     async with app.run_test(size=SIZE) as pilot:
@@ -112,7 +94,6 @@ async def test_watching_a_gridworld_run_draws_the_grid_and_plays(grid_run, runs_
         assert screen.moment.finished[0] == -13.0
 
 
-@async_test
 async def test_pause_holds_the_step_and_n_steps_once(grid_run, runs_root):
     app = AgentApp(runs_dir=runs_root)
     async with app.run_test(size=SIZE) as pilot:
@@ -134,7 +115,6 @@ async def test_pause_holds_the_step_and_n_steps_once(grid_run, runs_root):
         await wait_until(pilot, lambda: screen.moment.step >= 2)
 
 
-@async_test
 async def test_leaving_stops_the_player_thread(grid_run, runs_root):
     app = AgentApp(runs_dir=runs_root)
     async with app.run_test(size=SIZE) as pilot:
@@ -145,7 +125,6 @@ async def test_leaving_stops_the_player_thread(grid_run, runs_root):
         await wait_until(pilot, lambda: worker.is_finished)
 
 
-@async_test
 async def test_a_vector_game_shows_its_named_values(cartpole_run, runs_root):
     app = AgentApp(runs_dir=runs_root)
     async with app.run_test(size=SIZE) as pilot:
@@ -158,7 +137,6 @@ async def test_a_vector_game_shows_its_named_values(cartpole_run, runs_root):
         assert screen.moment.action in ("left", "right")
 
 
-@async_test
 async def test_a_garbage_checkpoint_is_one_notification_and_back(tmp_path):
     junk = tmp_path / "agent.pt"
     junk.write_bytes(b"not a checkpoint at all" * 10)
