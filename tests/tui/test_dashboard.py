@@ -3,6 +3,8 @@ the runner, and the exit code it hands back."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agentapp.engine.events import EpisodeEnded, Metrics, RunFinished, RunStarted
@@ -48,6 +50,24 @@ async def test_header_shows_the_run_its_progress_and_speed(make_app, wait_for, t
         assert header.figures == ("30,000 / 100,000 steps · 2,000 steps/s · elapsed 0:00:15 · "
                                   "ETA 0:00:35")
         assert header.state_label == "training"
+
+
+
+async def test_plots_draw_new_data_only_as_often_as_their_budget_allows(make_app, wait_for,
+                                                                        tmp_path):
+    events = ppo_events(str(tmp_path / RUN_NAME))
+    app = make_app(events)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _delivered(pilot, wait_for, events)
+        returns = screen.query_one(ReturnPlot)
+        await wait_for(pilot, lambda: returns.next_drawing > time.monotonic())  # just drawn
+        title = returns.border_title
+        screen.history.consume(EpisodeEnded(step=31_000, episode=61, ret=500.0, length=500))
+        screen.refresh_panels(now=False)  # what the timer does: the new episode waits
+        assert returns.waiting and returns.border_title == title
+        screen.refresh_panels()  # what a state change does: drawn at once
+        assert not returns.waiting
+        assert returns.border_title == "episode return · last 500.00 · best 500.00"
 
 
 async def test_stats_list_what_the_method_reports(make_app, wait_for, tmp_path):

@@ -41,7 +41,7 @@ from agentapp.tui.widgets.stats import StatsPanel
 FULL_LAYOUT = (100, 30)
 """Columns and lines the plots need; a smaller window gets the compact layout (no plots)."""
 
-REDRAW_INTERVAL = 0.25
+REDRAW_INTERVAL = 0.5
 """Seconds between two redraws of the panels: smooth enough to watch, cheap while training."""
 
 STOP_QUESTION = "Stop training? A checkpoint is saved first."
@@ -118,7 +118,7 @@ class DashboardScreen(Screen[int]):
         self.query_one("#log").border_title = "events"
         self._fit(self.app.size.width, self.app.size.height)
         self.refresh_panels()
-        self.set_interval(REDRAW_INTERVAL, self.refresh_panels)
+        self.set_interval(REDRAW_INTERVAL, lambda: self.refresh_panels(now=False))
         try:
             self.runner.start(self._post)
         except Exception as exc:  # e.g. no process could be started: say so, never go blank
@@ -247,21 +247,24 @@ class DashboardScreen(Screen[int]):
             return "starting"
         return "paused" if self.paused else "training"
 
-    def refresh_panels(self) -> None:
-        """Redraw what changed since the last redraw (called by a timer; tests call it to skip
-        the wait)."""
+    def refresh_panels(self, now: bool = True) -> None:
+        """Redraw what changed since the last redraw. The timer passes ``now=False``: the plots
+        then draw new data only as often as their CPU budget allows (tests and state changes
+        draw everything at once)."""
         history = self.history
         changes = history.take_changes()
         self.query_one(RunHeader).show(history, self.state)
         if "stats" in changes:
             self.query_one(StatsPanel).show(history)
-        if "returns" in changes:
-            self.query_one(ReturnPlot).show(history)
-        if "losses" in changes:
-            self.query_one(LossPlot).show(history)
-            if len(history.losses) != self._loss_count:
-                self._loss_count = len(history.losses)
-                self.refresh_bindings()
+        for plot, what in ((self.query_one(ReturnPlot), "returns"),
+                           (self.query_one(LossPlot), "losses")):
+            if what in changes:
+                plot.show(history, now)
+            else:
+                plot.flush(now)
+        if "losses" in changes and len(history.losses) != self._loss_count:
+            self._loss_count = len(history.losses)
+            self.refresh_bindings()
 
     # -- keys -----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

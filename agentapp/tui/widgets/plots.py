@@ -1,15 +1,18 @@
 """The dashboard's two plots: episode returns, and the method's losses.
 
-Plotext builds a plot in Python, which costs milliseconds per hundred points, so the plots never
-redraw per event: the screen calls :meth:`HistoryPlot.show` on a timer, the data are handed to
-plotext only when the widget is painted, thinned to about two points per column (a plot cannot
-show more), and the built picture is reused until the data, the size or the theme change.
+Plotext builds a plot in Python: a wide plot costs tens of milliseconds, taken from the cores
+that train. So the plots never redraw per event: the screen calls :meth:`HistoryPlot.show` on a
+timer, the data are handed to plotext only when the widget is painted, thinned to about two
+points per column (a plot cannot show more), and the built picture is reused until the data, the
+size or the theme change. New data are drawn at most once a second, and less often when a build
+is slow, so that each plot keeps to :data:`CPU_SHARE` of one core whatever the terminal's size.
 
 Colours come from the theme through component classes, so both dark and light themes work.
 """
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.text import Text
@@ -23,6 +26,13 @@ from agentapp.tui.widgets.formatting import fmt_metric, fmt_return, label_of
 LOG_SCALE_SPAN = 100.0
 """A strictly positive series whose largest value is this many times its smallest is drawn on a
 log scale: two decades or more, where a linear axis flattens everything but the start."""
+
+MIN_INTERVAL = 2.0
+"""Seconds between two drawings of new data in a plot, at the least."""
+
+CPU_SHARE = 0.01
+"""The share of one core a plot may spend building itself: the next drawing of new data waits
+``build time / CPU_SHARE`` seconds (1 s for a 20 ms build, 3 s for a 60 ms one)."""
 
 LOSS_PRIORITY = ("losses/td_loss", "losses/value_loss", "losses/bellman_residual",
                  "losses/td_error", "losses/policy_loss")
@@ -57,18 +67,35 @@ class HistoryPlot(PlotextPlot):
         self._version = 0
         self._built_key: tuple | None = None
         self._built: RenderResult | None = None
+        self.waiting = False
+        """New data are waiting to be drawn."""
+        self.next_drawing = 0.0
+        """``time.monotonic()`` before which new data wait (see :data:`CPU_SHARE`)."""
 
     def ended(self, nothing: str) -> None:
-        """Training is over: an empty plot says *nothing* instead of waiting."""
+        """Training is over: an empty plot says *nothing* instead of waiting, and the last
+        data are drawn now."""
         self.placeholder = nothing
+        self.flush(now=True)
         self.refresh()
 
-    def show(self, history: RunHistory) -> None:
-        """New data: retitle now (cheap), rebuild the plot when it is next painted."""
+    def show(self, history: RunHistory, now: bool = False) -> None:
+        """New data: drawn (titles too) when the last drawing is old enough, or at once when
+        *now*; otherwise kept for :meth:`flush`."""
         self.history = history
+        self.waiting = True
+        self.flush(now)
+
+    def flush(self, now: bool = False) -> bool:
+        """Draw data that were waiting, if it is time (or *now*); True when it drew."""
+        if not self.waiting or self.history is None or \
+                (not now and time.monotonic() < self.next_drawing):
+            return False
+        self.waiting = False
         self._version += 1
-        self.retitle(history)
+        self.retitle(self.history)
         self.refresh()
+        return True
 
     def retitle(self, history: RunHistory) -> None:
         """Set the border title and subtitle from *history*."""
@@ -91,9 +118,12 @@ class HistoryPlot(PlotextPlot):
                         justify="center")
         key = (self.size, self.app.theme, self._version)
         if key != self._built_key or self._built is None:
+            began = time.perf_counter()
             self.plt.clear_figure()
             self.draw(self.size.width)
             self._built, self._built_key = super().render(), key
+            cost = time.perf_counter() - began
+            self.next_drawing = time.monotonic() + max(MIN_INTERVAL, cost / CPU_SHARE)
         return self._built
 
 
@@ -161,7 +191,7 @@ class LossPlot(HistoryPlot):
         index = keys.index(self.selected) + 1 if self.selected in keys else 0
         self.selected = keys[index % len(keys)]
         if self.history is not None:
-            self.show(self.history)
+            self.show(self.history, now=True)  # the user asked: draw it at once
         return self.selected
 
     def has_data(self) -> bool:

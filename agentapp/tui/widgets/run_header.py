@@ -88,16 +88,20 @@ class RunHeader(Vertical):
         shown = (history.run_name, what, state, figures, history.step, history.total)
         if shown == self._shown:
             return
-        self._shown = shown
-        if history.run_name:
+        before, self._shown = self._shown, shown
+        if history.run_name and history.run_name != self.border_title:
             self.border_title = history.run_name
-        self.query_one("#run-what", Static).update(what)
-        label, style = STATES.get(state, (state, ""))
-        self.query_one("#run-state", Static).update(Content.styled(label, style))
-        self.query_one("#run-figures", Static).update(figures)
+        # the figures change several times a second: their fixed-size lines are repainted
+        # alone; only a new state label (its width is its text's) lays the header out again
+        self.query_one("#run-what", Static).update(what, layout=False)
+        if not before or before[2] != state:
+            label, style = STATES.get(state, (state, ""))
+            self.query_one("#run-state", Static).update(Content.styled(label, style))
+        self.query_one("#run-figures", Static).update(figures, layout=False)
         if history.total > 0:
             bar = self.query_one("#run-bar", ProgressBar)
-            bar.display = True
+            if not bar.display:
+                bar.display = True
             bar.update(total=history.total, progress=min(history.step, history.total))
 
     @property

@@ -64,12 +64,14 @@ class StatsPanel(Static):
         rows = stat_rows(history)
         if rows == self._shown:
             return  # nothing new: spare the repaint
+        # the same lines with new values: repaint in place; new lines: lay out (scrollbar)
+        same_lines = len(rows) == len(self._shown)
         self._shown = rows
         width = max(len(label) for label, _ in rows) + 2
         lines = []
         for label, value in rows:
             lines.append(Content.assemble((label.ljust(width), "$text-muted"), (value, "bold")))
-        self.update(Content("\n").join(lines))
+        self.update(Content("\n").join(lines), layout=not same_lines)
 
     @property
     def rows(self) -> list[tuple[str, str]]:
