@@ -11,7 +11,9 @@ agent and drawing a step are shared with the TUI's watch screen (``rendering/pla
 
 from __future__ import annotations
 
+import io
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,15 +24,11 @@ from rich.live import Live
 
 from agentapp.cli import app
 from agentapp.cli.common import RunsDir, load_agent
+from agentapp.cli.keys import ESCAPE, KeyReader
 from agentapp.errors import UserError
 
 if TYPE_CHECKING:
     from agentapp.rendering.playback import Picture
-
-MAX_DEFAULT_FPS = 30.0
-"""Cap on the game's own speed used by default: a full-screen picture redrawn faster than this
-floods slow terminals (and ssh links) with escape codes and gets no smoother to the eye."""
-
 
 def _pick_ref(ref: str | None, runs_dir) -> str:
     """A game name means its best run; no argument means the newest run."""
@@ -58,52 +56,122 @@ def _pixel_picture(console: Console) -> Picture:
     from agentapp.rendering.pixels import PixelFrame
 
     def picture(info, frame, caption: str) -> PixelFrame:
-        # asked on every frame, so a resized terminal is filled; two lines are left for the
-        # header above Live's region and a spare, so nothing scrolls
-        height = max(4, console.size.height - 2) if console.is_terminal else None
+        # asked on every frame, so a resized terminal is filled; three lines are left for the
+        # header above Live's region, the keys' line under the picture and a spare, so nothing
+        # scrolls
+        height = max(4, console.size.height - 3) if console.is_terminal else None
         return PixelFrame(frame, max_height=height, caption=caption)
 
     return picture
 
 
-class _Pace:
-    """Sleeps so that frames come *delay* seconds apart, counting the time spent drawing."""
+class _Controls:
+    """The pace of the pictures and the keys that change it: space pauses and resumes, ``n``
+    (or ``.``) shows one more picture while paused, ``+`` / ``-`` double or halve the speed,
+    ``q`` (or Escape) stops watching. Without a terminal on stdin there are no keys, only pace."""
 
-    def __init__(self, delay: float) -> None:
-        self.delay, self.due = delay, time.perf_counter()
+    HELP = "space pause · n step · +/- speed · q quit"
+    FASTEST, SLOWEST = 960.0, 0.25
 
-    def wait(self) -> None:
-        # a late frame does not make the next ones rush: the schedule restarts from now
-        self.due = max(self.due + self.delay, time.perf_counter())
-        time.sleep(max(0.0, self.due - time.perf_counter()))
+    def __init__(self, fps: float, keys: KeyReader) -> None:
+        self.fps, self.keys = fps, keys
+        self.paused = self.quit = False
+        self._steps = 0
+        self.due = time.perf_counter()
+
+    def status(self) -> str:
+        """``30 fps · space pause · ...`` (or PAUSED), for the line under the picture."""
+        if not self.keys.active:
+            return ""
+        state = "PAUSED" if self.paused else f"{self.fps:g} fps"
+        return f"{state} · {self.HELP}"
+
+    def wait(self, redraw: Callable[[], None]) -> None:
+        """Return when the next picture is due (or the user quits), obeying keys meanwhile;
+        *redraw* shows the current picture again after a key changed what the status says."""
+        # a late picture does not make the next ones rush: the schedule restarts from now
+        self.due = max(self.due + 1.0 / self.fps, time.perf_counter())
+        while not self.quit:
+            now = time.perf_counter()
+            if self.paused and self._steps:
+                self._steps -= 1
+                self.due = now
+                return
+            if not self.paused and now >= self.due:
+                return
+            key = self.keys.read(0.1 if self.paused else self.due - now)
+            if key is not None and self.press(key):
+                redraw()
+
+    def press(self, key: str) -> bool:
+        """Obey *key*; True when the status line changed."""
+        before = (self.paused, self.fps)
+        if key == " ":
+            self.paused = not self.paused
+            self.due = time.perf_counter()
+        elif key in ("n", "."):
+            self._steps += 1 if self.paused else 0
+        elif key in ("+", "="):
+            self.fps = min(self.FASTEST, self.fps * 2)
+        elif key == "-":
+            self.fps = max(self.SLOWEST, self.fps / 2)
+        elif key in ("q", "Q", ESCAPE):
+            self.quit = True
+        return (self.paused, self.fps) != before
+
+
+def _frames_of_step(env, every_frame: bool) -> list:
+    """The pictures a step produced: every emulated frame where the env keeps them (Atari: the
+    agent acts on every 4th frame, a person sees all of them), else its last frame (or nothing
+    to draw when no frame is needed)."""
+    take = getattr(env.unwrapped, "take_frames", None)
+    if take is not None and env.unwrapped.keep_frames:
+        return take() or [env.render()]
+    return [env.render() if every_frame else None]
 
 
 def _play(env, agent, game, picture: Picture, console: Console, *, episodes: int, seed: int,
-          greedy: bool, delay: float, record=None, pixels: bool = False) -> list[float]:
-    """Play *episodes* episodes, showing (and recording) every step; returns their returns."""
+          greedy: bool, fps: float, record=None, pixels: bool = False) -> list[float]:
+    """Play *episodes* episodes, showing (and recording) every step; returns their returns (of
+    the episodes played to the end: ``q`` stops early)."""
     from agentapp.rendering.playback import Player
 
     player = Player(env, agent, game, seed=seed, greedy=greedy)
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
     every_frame = record is not None or (live is not None and pixels)
     returns = []
-    with live or ExitStack():
-        pace = _Pace(delay)
+    with live or ExitStack(), KeyReader() as keys:
+        controls = _Controls(fps, keys if live is not None else KeyReader(io.StringIO()))
         for episode in range(1, episodes + 1):
             player.reset(episode)
-            while True:
+            frames = [env.render() if every_frame else None]
+            while not controls.quit:
                 caption = player.caption(episodes)
-                frame = env.render() if every_frame else None
                 if record is not None:
-                    record.add(frame)
+                    record.add(frames[-1])
                 if live is not None:
-                    live.update(picture(player.info, frame, caption), refresh=True)
-                    pace.wait()
+                    for frame in frames:
+                        shown = picture(player.info, frame, caption)
+
+                        def draw(shown=shown) -> None:
+                            status = controls.status()
+                            live.update(Group(shown, status) if status else shown, refresh=True)
+
+                        draw()
+                        controls.wait(draw)
+                        if controls.quit:
+                            break
                 if player.done:
                     break
                 player.step()
+                frames = _frames_of_step(env, every_frame)
+            if controls.quit:
+                console.print(f"stopped watching in episode {episode} at step {player.steps}",
+                              markup=False)
+                break
             returns.append(player.total)
             if live is None:
+                frame = frames[-1]
                 if pixels and frame is None:
                     frame = env.render()
                 console.print(Group(picture(player.info, frame, caption)))
@@ -118,8 +186,10 @@ def watch_command(
                    help="A run (best.pt, else latest.pt), a checkpoint file, `last`, or a game "
                    "(its best run). Default: the newest run.", show_default=False)] = None,
     episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 1,
-    fps: Annotated[float | None, typer.Option(min=0.1, help="Steps shown per second "
-                   "(default: the game's natural speed, at most 30).", show_default=False)] = None,
+    fps: Annotated[float | None, typer.Option(min=0.1, help="Pictures shown per second "
+                   "(default: the game's natural speed; Atari: 60, every emulated frame). Keys "
+                   "while watching: space pause, n step, +/- speed, q quit.",
+                   show_default=False)] = None,
     stochastic: Annotated[bool, typer.Option(help="Sample actions instead of the greedy "
                           "choice.")] = False,
     seed: Annotated[int, typer.Option(help="Episode i uses env seed S+i.")] = 0,
@@ -137,8 +207,12 @@ def watch_command(
     path, ckpt, agent, game, params = load_agent(_pick_ref(ref, runs_dir), runs_dir)
     env, gridworld = open_env(game, params, record is not None)
     console = Console(highlight=False, soft_wrap=True)
-    natural = float(env.metadata.get("render_fps") or (4 if gridworld else MAX_DEFAULT_FPS))
-    delay = 1.0 / (fps or min(natural, MAX_DEFAULT_FPS))
+    natural = float(env.metadata.get("render_fps") or (4 if gridworld else 30))
+    shown_fps = natural
+    if console.is_terminal and hasattr(env.unwrapped, "keep_frames"):
+        # Atari: a person sees every emulated frame (60 a second), the agent every 4th
+        env.unwrapped.keep_frames = True
+        shown_fps = natural * params.frame_skip
     try:
         recorder = FrameRecorder(record, natural) if record is not None else None
         picture = grid_picture(env, agent) if gridworld else _pixel_picture(console)
@@ -146,13 +220,14 @@ def watch_command(
         console.print(f"{ckpt['algo']} on {game.id} · {mode} · checkpoint {path}", markup=False)
         with recorder or ExitStack():
             returns = _play(env, agent, game, picture, console, episodes=episodes, seed=seed,
-                            greedy=not stochastic, delay=delay,
+                            greedy=not stochastic, fps=fps or shown_fps,
                             record=recorder, pixels=not gridworld)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     finally:
         env.close()
-    if episodes > 1:
-        console.print(f"mean return {np.mean(returns):.3f} over {episodes} episodes", markup=False)
+    if len(returns) > 1:
+        console.print(f"mean return {np.mean(returns):.3f} over {len(returns)} episodes",
+                      markup=False)
     if recorder is not None:
         console.print(f"recorded {recorder.frames} frames to {recorder.path}", markup=False)

@@ -92,6 +92,11 @@ class AtariEnv(gym.Env):
         self._raw: np.ndarray | None = None  # the C++ env's two persistent raw frame buffers
         self._stack = np.zeros((params.stack, OBS_SIZE, OBS_SIZE), dtype=np.uint8)
         self._frames = 0  # emulator frames of agent steps since the game began
+        self.keep_frames = False
+        """Keep every emulated frame in colour (for watching: the agent acts on every
+        ``frame_skip``-th frame, a person sees all 60 a second); :meth:`take_frames` hands them
+        over. Off for evaluation, which needs no pictures."""
+        self._kept: list[np.ndarray] = []
         self.observation_space = spaces.Box(0, 255, self._stack.shape, dtype=np.uint8)
         self.action_space = spaces.Discrete(len(self._actions))
 
@@ -135,6 +140,8 @@ class AtariEnv(gym.Env):
         reward = 0
         for left in range(self.params.frame_skip, 0, -1):
             reward += ale.act(act, 1.0)
+            if self.keep_frames:
+                self._kept.append(ale.getScreenRGB())
             # at game over the C++ loop stops before capturing the screen: what gets pooled then
             # is the buffers' previous contents, which this copies
             if ale.game_over():
@@ -167,6 +174,12 @@ class AtariEnv(gym.Env):
         if not self._loaded:
             return np.zeros((210, 160, 3), dtype=np.uint8)
         return self._ale.getScreenRGB()
+
+    def take_frames(self) -> list[np.ndarray]:
+        """The colour frames emulated since the last call (with :attr:`keep_frames`), oldest
+        first: the ``frame_skip`` frames of a step, fewer when the game ended within it."""
+        kept, self._kept = self._kept, []
+        return kept
 
     def close(self) -> None:
         self._ale = None

@@ -319,3 +319,25 @@ def test_a_game_cut_off_at_max_frames_keeps_its_last_observation():
         assert np.array_equal(infos["final_obs"][0], single_obs)
         assert np.array_equal(obs[0], single.reset()[0])  # the next game, already started
     envs.close()
+
+
+def test_watching_keeps_every_emulated_frame_without_changing_what_the_agent_sees():
+    game = resolve("pong")
+    plain = game.make(game.params, render_mode="rgb_array")
+    watched = game.make(game.params, render_mode="rgb_array")
+    watched.unwrapped.keep_frames = True
+    obs_a, _ = plain.reset(seed=5)
+    obs_b, _ = watched.reset(seed=5)
+    assert watched.unwrapped.take_frames() == []  # the reset's no-ops are not shown
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        action = int(rng.integers(plain.action_space.n))
+        obs_a, reward_a, *_ = plain.step(action)
+        obs_b, reward_b, *_ = watched.step(action)
+        frames = watched.unwrapped.take_frames()
+        assert np.array_equal(obs_a, obs_b) and reward_a == reward_b
+        assert len(frames) == game.params.frame_skip  # 60 pictures a second for 15 decisions
+        assert all(f.shape == (210, 160, 3) and f.dtype == np.uint8 for f in frames)
+        assert np.array_equal(frames[-1], watched.render())
+    assert not np.array_equal(frames[0], frames[-1])  # the frames between decisions differ
+    assert plain.unwrapped.take_frames() == []

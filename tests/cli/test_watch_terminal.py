@@ -1,0 +1,171 @@
+"""``agentapp watch`` in a real terminal: keys act at once, and the terminal is left exactly as it
+was found, whether the user quits with ``q``, interrupts with Ctrl+C, or the episodes end.
+
+Each test runs ``agentapp watch`` as a subprocess on a pseudo terminal (its stdin, stdout and
+stderr), reads what it draws from the master side, types keys into it, and afterwards compares
+the terminal's settings with those from before the start and checks the cursor was shown again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo terminals are POSIX")
+
+HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+
+
+@pytest.fixture(scope="module")
+def gridworld_run(tmp_path_factory) -> tuple[Path, Path]:
+    """A trained cliff-walking agent (value iteration: a second): (runs folder, run folder)."""
+    root = tmp_path_factory.mktemp("runs")
+    done = subprocess.run(
+        [sys.executable, "-m", "agentapp", "train", "gridworld:cliff", "--algo",
+         "value-iteration", "--seed", "0", "--headless", "--runs-dir", str(root)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return root, Path(done.stdout.strip().splitlines()[-1])
+
+
+class Terminal:
+    """``agentapp watch ...`` running on a fresh 100x30 pseudo terminal."""
+
+    def __init__(self, *args: str) -> None:
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        self.before = termios.tcgetattr(self.slave)
+        env = {**os.environ, "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1",
+               "COLUMNS": "100", "LINES": "30"}
+        env.pop("NO_COLOR", None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "agentapp", "watch", *args],
+                                     stdin=self.slave, stdout=self.slave, stderr=self.slave,
+                                     env=env, start_new_session=True)
+        self.output = ""
+
+    def read_until(self, pattern: str, timeout: float = 60.0) -> str:
+        """Read what the program draws until *pattern* (a regex) appears in the new output."""
+        deadline, start = time.monotonic() + timeout, len(self.output)
+        while not re.search(pattern, self.output[start:]):
+            assert time.monotonic() < deadline, f"no {pattern!r} in: {self.output[-2000:]!r}"
+            self._pump(0.1)
+            if self.proc.poll() is not None:
+                self._pump(0.2)
+                assert re.search(pattern, self.output[start:]), self.output[-2000:]
+        return self.output[start:]
+
+    def _pump(self, timeout: float) -> None:
+        while select.select([self.master], [], [], timeout)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # the slave side closed
+                return
+            if not chunk:
+                return
+            self.output += chunk.decode(errors="replace")
+            timeout = 0.0
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def finish(self, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, "watch did not exit"
+            self._pump(0.1)
+        self._pump(0.2)
+        return self.proc.returncode
+
+    def restored(self) -> bool:
+        """The terminal's settings are the ones found at the start (echo, line mode, ...)."""
+        return termios.tcgetattr(self.slave) == self.before
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def terminal():
+    opened: list[Terminal] = []
+
+    def start(*args: str) -> Terminal:
+        opened.append(Terminal(*args))
+        return opened[-1]
+
+    yield start
+    for term in opened:
+        term.close()
+
+
+def _cursor_shown_at_the_end(output: str) -> bool:
+    return HIDE_CURSOR in output and output.rfind(SHOW_CURSOR) > output.rfind(HIDE_CURSOR)
+
+
+def test_keys_pause_change_speed_and_quit(gridworld_run, terminal):
+    root, run = gridworld_run
+    term = terminal(str(run), "--runs-dir", str(root), "--episodes", "1000", "--fps", "8")
+    term.read_until(r"8 fps · space pause")
+    assert not term.restored()  # while watching, keys come one by one, unechoed
+    term.type(" ")
+    term.read_until("PAUSED")
+    term.type("+")
+    term.type(" ")
+    term.read_until(r"16 fps")
+    term.type("-")
+    term.type("-")
+    term.read_until(r"4 fps")
+    term.type("q")
+    assert term.finish() == 0
+    assert "stopped watching in episode" in term.output
+    assert term.restored()
+    assert _cursor_shown_at_the_end(term.output)
+
+
+def test_steps_one_picture_at_a_time_while_paused(gridworld_run, terminal):
+    root, run = gridworld_run
+    term = terminal(str(run), "--runs-dir", str(root), "--fps", "4")
+    term.read_until(r"step 0 · ")
+    term.type(" ")
+    term.read_until("PAUSED")
+    for n in (1, 2, 3):
+        term.type("n")
+        term.read_until(rf"step {n} · ")
+    time.sleep(1.0)  # paused: nothing moves on by itself
+    term._pump(0.1)
+    assert "step 4 · " not in term.output
+    term.type("q")
+    assert term.finish() == 0 and term.restored()
+
+
+def test_ctrl_c_leaves_the_terminal_as_it_found_it(gridworld_run, terminal):
+    root, run = gridworld_run
+    term = terminal(str(run), "--runs-dir", str(root), "--episodes", "1000", "--fps", "20")
+    term.read_until(r"fps · space pause")
+    term.proc.send_signal(signal.SIGINT)
+    assert term.finish() == 130
+    assert term.restored()
+    assert _cursor_shown_at_the_end(term.output)
+    assert "Traceback" not in term.output
+
+
+def test_the_end_of_the_episodes_restores_the_terminal(gridworld_run, terminal):
+    root, run = gridworld_run
+    term = terminal(str(run), "--runs-dir", str(root), "--episodes", "2", "--fps", "200")
+    assert term.finish() == 0
+    assert term.output.count("episode 2: return") == 1
+    assert term.restored() and _cursor_shown_at_the_end(term.output)
