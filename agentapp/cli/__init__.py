@@ -73,13 +73,14 @@ from agentapp.cli import (  # noqa: E402  (commands register themselves on `app`
     eval_cmd,
     inspect_cmd,
     list_cmd,
+    models_cmd,
     runs_cmd,
     train_cmd,
     watch_cmd,
 )
 
-__all__ = ["app", "eval_cmd", "inspect_cmd", "list_cmd", "main", "runs_cmd", "train_cmd",
-           "watch_cmd"]
+__all__ = ["app", "eval_cmd", "inspect_cmd", "list_cmd", "main", "models_cmd", "runs_cmd",
+           "train_cmd", "watch_cmd"]
 
 
 def main() -> None:

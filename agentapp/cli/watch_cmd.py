@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from agentapp.rendering.playback import Picture
 
 def _pick_ref(ref: str | None, runs_dir) -> str:
-    """A game name means its best run; no argument means the newest run."""
+    """A game name means its best run, else the agent shipped for it in the package's shelf
+    (``agentapp/models``); no argument means the newest run."""
     from agentapp import runs
     from agentapp.games import resolve
 
@@ -45,11 +46,20 @@ def _pick_ref(ref: str | None, runs_dir) -> str:
     except UserError:
         return ref  # not a game either: let the run lookup give its message
     best = runs.best_of_game(root, game.id)
-    if best is None:
-        raise UserError(f"no trained {game.id} agent in {root}; train one with "
-                        f"`agentapp train {game.id}`")
-    typer.echo(f"watching the best {game.id} run: {best}", err=True)
-    return str(best)
+    if best is not None:
+        typer.echo(f"watching the best {game.id} run: {best}", err=True)
+        return str(best)
+    from agentapp import shelf
+
+    shipped = shelf.shipped_for(game.id)
+    if shipped is None:
+        raise UserError(f"no trained {game.id} agent in {root}, and none ships with agentapp; "
+                        f"train one with `agentapp train {game.id}`")
+    path = shelf.verify(shipped)
+    typer.echo(f"no {game.id} run in {root}: watching the {shipped.algo} agent that ships with "
+               f"agentapp ({path.name}, evaluation {shipped.eval_mean:.2f} ± "
+               f"{shipped.eval_std:.2f})", err=True)
+    return str(path)
 
 
 def _pixel_picture(console: Console) -> Picture:

@@ -183,3 +183,20 @@ def test_watch_draws_a_neural_agent_on_the_gridworld_without_tables(cli, runs_di
     result = cli("watch", run, "--fps", "1000")
     assert result.exit_code == 0, result.output
     assert "●" in result.stdout and "episode 1: return" in result.stdout
+
+
+def test_watch_a_game_picks_its_best_run_else_the_shipped_agent(cli, runs_dir):
+    # no cliff run yet: the agent that ships with the package, said so on stderr
+    shipped = cli("watch", "gridworld:cliff", "--fps", "1000")
+    assert shipped.exit_code == 0, shipped.output
+    assert "watching the value-iteration agent that ships with agentapp" in shipped.stderr
+    assert "gridworld-cliff-value-iteration.pt" in shipped.stderr
+    assert "return -13.000 in 13 steps" in shipped.stdout
+    # with a run of the game, that run is watched instead
+    _, run = _train(cli, "gridworld:cliff", "--algo", "sarsa", "--seed", "1", "--steps", "3000")
+    own = cli("watch", "gridworld:cliff", "--fps", "1000")
+    assert own.exit_code == 0 and f"watching the best gridworld:cliff run: {run}" in own.stderr
+    # a game with neither: one clear line, exit 2
+    none = cli("watch", "acrobot")
+    assert none.exit_code == 2
+    assert "no trained acrobot agent" in none.stderr and "agentapp train acrobot" in none.stderr
