@@ -42,9 +42,14 @@ def load_agent(ref: str, runs_dir: Path | None, set_pairs: list[str] | None = No
     Returns ``(checkpoint path, checkpoint dict, agent, game, game params)``.
     """
     from agentapp import checkpoints, runs
+    from agentapp.engine.device import configure_threads
     from agentapp.engine.plan import restore_agent
+    from agentapp.games.registry import PIXELS
 
     path = runs.resolve_checkpoint(ref, runs.runs_root(runs_dir), prefer_best)
     ckpt = checkpoints.load(path)
     agent, game, params = restore_agent(ckpt, overrides(set_pairs))
+    # the thread count training uses: on a small machine torch's default (every core) makes
+    # a small network's forward passes several times slower as soon as anything else runs
+    configure_threads(None, pixels=PIXELS in game.capabilities(params))
     return path, ckpt, agent, game, params
