@@ -36,7 +36,15 @@ RGB = tuple[int, int, int]
 _STYLE_CACHE_LIMIT = 8192
 """Styles kept between frames; a game's palette is small, but averaging makes blends, so the
 cache is emptied when it grows past this (rebuilding a style costs microseconds)."""
-_styles: dict[int, Style] = {}
+_caches: dict[str | None, dict[int, Style]] = {}
+"""One style cache per colour system: a Rich ``Style`` keeps the escape codes of the first colour
+system it was rendered for, so a style shared by a truecolor and a 256-colour console would
+give the second one the first one's codes."""
+
+
+def style_cache(color_system: str | None) -> dict[int, Style]:
+    """The styles of cells drawn for consoles of *color_system* (``Console.color_system``)."""
+    return _caches.setdefault(color_system, {})
 
 
 def rich_color_of(rgb: RGB | np.ndarray) -> Color:
@@ -49,22 +57,22 @@ def _unpack(packed: int) -> RGB:
     return (packed >> 16) & 0xFF, (packed >> 8) & 0xFF, packed & 0xFF
 
 
-def _style_of(key: int) -> Style:
+def _style_of(key: int, styles: dict[int, Style]) -> Style:
     """The style of one cell: foreground = upper pixel, background = lower pixel.
 
     *key* packs both colours as ``upper << 24 | lower``; a negative key means there is no lower
     pixel (the last line of an odd-height picture), which leaves the terminal's background.
     """
-    style = _styles.get(key)
+    style = styles.get(key)
     if style is None:
-        if len(_styles) >= _STYLE_CACHE_LIMIT:
-            _styles.clear()
+        if len(styles) >= _STYLE_CACHE_LIMIT:
+            styles.clear()
         if key < 0:
             style = Style(color=rich_color_of(_unpack(~key)))
         else:
             style = Style(color=rich_color_of(_unpack(key >> 24)),
                           bgcolor=rich_color_of(_unpack(key & 0xFFFFFF)))
-        _styles[key] = style
+        styles[key] = style
     return style
 
 
@@ -137,13 +145,15 @@ def cell_keys(pixels: np.ndarray) -> np.ndarray:
     return keys
 
 
-def line_segments(keys: np.ndarray) -> list[Segment]:
-    """The segments of one text line, one per run of equal cells."""
+def line_segments(keys: np.ndarray, styles: dict[int, Style] | None = None) -> list[Segment]:
+    """The segments of one text line, one per run of equal cells (styles from *styles*, by
+    default the truecolor cache)."""
+    styles = style_cache("truecolor") if styles is None else styles
     change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     bounds = [0, *change.tolist(), len(keys)]
     values = keys[bounds[:-1]].tolist()
     return [
-        Segment(UPPER_HALF * (end - start), _style_of(key))
+        Segment(UPPER_HALF * (end - start), _style_of(key, styles))
         for start, end, key in zip(bounds[:-1], bounds[1:], values, strict=True)
     ]
 
@@ -189,8 +199,9 @@ class PixelFrame:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows, cols = self.pixel_size(options.max_width, self._console_height(console, options))
         newline = Segment.line()
+        styles = style_cache(console.color_system)
         for line in cell_keys(downscale(self.image, rows, cols)):
-            yield from line_segments(line)
+            yield from line_segments(line, styles)
             yield newline
         if self.caption:
             yield Text(self.caption, no_wrap=True, overflow="ellipsis")

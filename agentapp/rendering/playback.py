@@ -86,17 +86,27 @@ class Player:
     After :meth:`reset` or :meth:`step` the attributes describe the current moment: ``obs``,
     ``info``, ``steps`` taken and ``total`` reward in this ``episode``, the last ``action`` and
     ``reward``, and ``done`` once the episode has ended (terminated or cut off).
+
+    With ``think=True`` the player also asks the agent what it thinks (``agent.insight``):
+    ``insight`` is then the agent's view of the observation it acted on last (after
+    :meth:`reset`: of the first observation, before any action), so that ``insight`` and
+    ``action`` belong together. Without it (recording, evaluation) nothing extra is computed and
+    ``insight`` stays None.
     """
 
     def __init__(self, env: Any, agent: Any, game: Any, *, seed: int = 0,
-                 greedy: bool = True) -> None:
+                 greedy: bool = True, think: bool = False) -> None:
         self.env, self.agent, self.game = env, agent, game
         self.seed, self.greedy = seed, greedy
         # one generator for the whole session: stochastic play is reproducible from the seed
         self.rng = np.random.default_rng(seed)
+        self.think = think
         self.episode = 0
         self.obs: Any = None
         self.info: dict[str, Any] = {}
+        self.insight: Any = None
+        """An ``agentapp.engine.insight.Insight``, or None (not thinking, or no insight)."""
+        self._insight_is_current = False  # insight describes self.obs (not yet acted on)
         self._clear()
 
     def _clear(self) -> None:
@@ -109,18 +119,30 @@ class Player:
     def done(self) -> bool:
         return self.terminated or self.truncated
 
+    def _consider(self) -> None:
+        """Ask the agent about the current observation, once (reset and the first step share
+        it)."""
+        if self.think and not self._insight_is_current:
+            ask = getattr(self.agent, "insight", None)
+            self.insight = ask(self.obs) if ask is not None else None
+            self._insight_is_current = True
+
     def reset(self, episode: int | None = None) -> None:
         """Start *episode* (default: the next one); episode *i* is seeded ``seed + i - 1``."""
         self.episode = self.episode + 1 if episode is None else episode
         self.obs, self.info = self.env.reset(seed=self.seed + self.episode - 1)
         self._clear()
+        self._insight_is_current = False
+        self._consider()
 
     def step(self) -> None:
         """Let the agent act once; does nothing once the episode is over."""
         if self.done:
             return
+        self._consider()
         action = self.agent.act(self.obs, self.greedy, self.rng)
         self.obs, reward, self.terminated, self.truncated, self.info = self.env.step(action)
+        self._insight_is_current = False
         self.action, self.reward = action, float(reward)
         self.steps, self.total = self.steps + 1, self.total + self.reward
 
@@ -188,7 +210,8 @@ Painter = Callable[[Any, dict, Any, "int | None", "int | None"], RenderableType]
 
 def painter(kind: str, env: Any, agent: Any, game: Any) -> Painter:
     """How the TUI draws a step of *game*: the grid (with the agent's beliefs), the RGB frame
-    fitted to the room, or the observation's values (CartPole with a sketch)."""
+    fitted to the room, or the observation's values (CartPole with its picture drawn from
+    them)."""
     if kind == GRID:
         grid = grid_picture(env, agent)
         return lambda obs, info, frame, width, height: grid(info, frame, "")
@@ -203,7 +226,8 @@ def painter(kind: str, env: Any, agent: Any, game: Any) -> Painter:
 def _state_painter(env: Any, game: Any) -> Painter:
     from rich.console import Group
 
-    from agentapp.rendering.state_view import CartPoleSketch, StateView, observation_names
+    from agentapp.rendering.cartpole import CartPolePicture
+    from agentapp.rendering.state_view import StateView, observation_names
 
     space = env.observation_space
     size = int(np.prod(space.shape)) if space.shape else 1
@@ -220,7 +244,7 @@ def _state_painter(env: Any, game: Any) -> Painter:
         scales = np.where(np.isfinite(high), high, peak)
         view = StateView(values, names, scales)
         if game.id == "cartpole" and size == 4:
-            return Group(CartPoleSketch(values[0], values[2], width=min(60, width or 60)),
+            return Group(CartPolePicture(values[0], values[2], width=min(60, width or 60)),
                          "", view)
         return view
 

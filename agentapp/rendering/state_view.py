@@ -1,9 +1,9 @@
 """Vector-observation games drawn as their numbers: each value named, printed and shown as a bar.
 
 CartPole, Acrobot, MountainCar and LunarLander observe a handful of physical quantities; watching
-an agent balance a pole, those numbers (and a bar that swings about zero) say more than a tiny
-picture would. CartPole also gets a rough sketch of the cart and the pole, from its position and
-angle, until it has a renderer of its own.
+an agent balance a pole, those numbers (and a bar that swings about zero) show what a small
+picture cannot, such as how fast things move. CartPole also gets a picture drawn from its state,
+above its numbers (``rendering/cartpole.py``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ OBSERVATION_NAMES: dict[str, tuple[str, ...]] = {
                     "left leg contact", "right leg contact"),
 }
 """What each observation value means, for the games that say so (gymnasium's docs)."""
-
-CART_LIMIT = 2.4
-"""CartPole ends when the cart leaves [-2.4, 2.4]: the sketch's track spans exactly that."""
-
 
 def observation_names(game_id: str, count: int) -> list[str]:
     """Names of *count* observation values of *game_id*; ``x[i]`` where none are known."""
@@ -80,44 +76,3 @@ class StateView:
                 cells.append(_bar(float(value), float(self.scales[i]), self.bar_width))
             table.add_row(*cells)
         yield table
-
-
-class CartPoleSketch:
-    """A rough side view of CartPole: the track, the cart at its position, the pole at its angle.
-
-    Args:
-        position: the cart's position (metres; the episode ends beyond ±2.4).
-        angle: the pole's angle from upright (radians, positive leaning right).
-        width: characters across the track (None: the console's width, at most 60).
-        pole: lines the pole is tall.
-    """
-
-    def __init__(self, position: float, angle: float, width: int | None = None,
-                 pole: int = 4) -> None:
-        self.position, self.angle = float(position), float(angle)
-        self.width, self.pole = width, pole
-
-    def lines(self, width: int) -> list[Text]:
-        width = max(11, width)
-        share = (self.position + CART_LIMIT) / (2 * CART_LIMIT)
-        centre = round(min(1.0, max(0.0, share)) * (width - 5)) + 2
-        # a text cell is about twice as tall as it is wide: two columns of lean per line
-        lean = math.tan(max(-1.4, min(1.4, self.angle))) * 2
-        glyph = "│" if abs(self.angle) < 0.05 else ("╱" if self.angle > 0 else "╲")
-        rows = []
-        for level in range(self.pole, 0, -1):
-            col = round(centre + lean * level)
-            row = [" "] * width
-            if 0 <= col < width:
-                row[col] = glyph
-            rows.append(Text("".join(row), style="bold"))
-        cart = [" "] * width
-        for col in range(centre - 2, centre + 3):
-            cart[col] = "█"
-        rows.append(Text("".join(cart)))
-        rows.append(Text("═" * width, style="dim"))
-        return rows
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = self.width or min(60, options.max_width)
-        yield from self.lines(min(width, options.max_width))

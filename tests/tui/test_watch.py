@@ -22,8 +22,6 @@ from tests.tui.conftest import wait_until
 SIZE = (120, 40)
 
 
-
-
 def train(root: Path, config: RunConfig) -> Path:
     from agentapp.engine import loop
     from agentapp.engine.events import RunStarted
@@ -89,6 +87,10 @@ async def test_watching_a_gridworld_run_draws_the_grid_and_plays(grid_run, runs_
         assert "●" in text_of(picture)  # the agent, on its cell
         stats = text_of(screen.query_one("#stats"))
         assert "score" in stats and "action" in stats
+        # the planner's Q(s, .) beside the grid, the move it made highlighted
+        thinking = text_of(screen.query_one("#insight"))
+        assert "action values Q(s,a)" in thinking and "V(s)" in thinking
+        assert f"▶ {screen.moment.action}" in thinking
         # the planned agent walks the cliff's edge to the goal: -13 in 13 steps
         await wait_until(pilot, lambda: screen.moment.finished)
         assert screen.moment.finished[0] == -13.0
@@ -133,8 +135,13 @@ async def test_a_vector_game_shows_its_named_values(cartpole_run, runs_root):
         shown = text_of(screen.query_one("#picture"))
         for name in ("cart position", "cart velocity", "pole angle", "pole angular velocity"):
             assert name in shown
-        assert "═" in shown  # the sketch's track
+        assert "├" in shown and "┤" in shown  # the picture's track, between its limits
         assert screen.moment.action in ("left", "right")
+        probabilities = screen.moment.insight.values
+        assert len(probabilities) == 2 and abs(probabilities.sum() - 1) < 1e-6
+        thinking = text_of(screen.query_one("#insight"))
+        assert "policy π(a|s)" in thinking and "%" in thinking
+        assert f"▶ {screen.moment.action}" in thinking
 
 
 async def test_a_garbage_checkpoint_is_one_notification_and_back(tmp_path):
@@ -166,17 +173,8 @@ def test_pacing_answers_steps_restarts_and_stop():
     assert pacing.wait_turn() is None
 
 
-def test_the_cartpole_sketch_puts_cart_and_pole_where_the_state_says():
-    from agentapp.rendering.state_view import CartPoleSketch, observation_names
+def test_observation_values_are_named_for_the_games_that_name_them():
+    from agentapp.rendering.state_view import observation_names
 
-    upright = [line.plain for line in CartPoleSketch(0.0, 0.0).lines(41)]
-    cart = upright[-2]
-    assert cart.index("█") == 18 and cart.count("█") == 5  # centred on the track
-    assert all(line[20] == "│" for line in upright[:-2])  # the pole straight above it
-    right = [line.plain for line in CartPoleSketch(2.4, 0.3).lines(41)]
-    assert right[-2].rstrip().endswith("█████") and right[-2].rstrip() == right[-2]
-    leaning = [line.plain for line in CartPoleSketch(0.0, 0.3).lines(41)]
-    tops = [line.index("╱") for line in leaning[:-2]]
-    assert tops == sorted(tops, reverse=True) and tops[0] > 20  # higher is further right
     assert observation_names("cartpole", 4)[2] == "pole angle"
     assert observation_names("gym:Foo-v0", 3) == ["x[0]", "x[1]", "x[2]"]

@@ -17,9 +17,11 @@ from agentapp.engine.algorithms.deep import (
     DeepAlgorithm,
     DeepSettings,
     parse_hidden,
+    policy_insight,
     sample_from,
 )
 from agentapp.engine.buffers import RolloutBuffer
+from agentapp.engine.insight import Insight
 from agentapp.engine.networks import ActorCritic
 from agentapp.params import setting
 
@@ -64,6 +66,9 @@ class ActorCriticMethod(DeepAlgorithm):
 
     def sample_with(self, obs: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
         return sample_from(self.model.distribution(obs), rng)
+
+    def batch_insight(self, obs: torch.Tensor) -> Insight | None:
+        return policy_insight(self.model, obs)
 
     def annealed(self, value: float, anneal: bool) -> float:
         """*value* scaled linearly from 1 at the start to 0 at the end of the budget."""

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from agentapp.engine.insight import Insight
 from agentapp.games.registry import Game
 
 
@@ -133,6 +134,12 @@ class Algorithm(ABC):
 
     def tabular_view(self) -> TabularView | None:
         """Values and greedy policy per observation, for tabular methods; None otherwise."""
+        return None
+
+    def insight(self, obs: Any) -> Insight | None:
+        """What the agent thinks of one observation (its Q-values, or its policy's
+        probabilities and its critic's value), for a viewer to show beside the game; None when
+        the method has nothing per-action to say (continuous actions)."""
         return None
 
     def live_frame(self) -> np.ndarray | None:

@@ -22,7 +22,8 @@ import torch
 from gymnasium import spaces
 
 from agentapp.engine.algorithms.base import Algorithm
-from agentapp.engine.networks import NETWORKS, make_encoder
+from agentapp.engine.insight import PROBABILITIES, Insight
+from agentapp.engine.networks import NETWORKS, ActorCritic, make_encoder
 from agentapp.engine.normalize import Normalizer
 from agentapp.engine.pixel_networks import is_pixels
 from agentapp.engine.vector import (
@@ -57,6 +58,16 @@ def sample_from(dist: torch.distributions.Distribution, rng: np.random.Generator
     base = dist.base_dist if isinstance(dist, torch.distributions.Independent) else dist
     mean, std = base.mean.cpu().numpy(), base.stddev.cpu().numpy()
     return mean + std * rng.standard_normal(mean.shape)
+
+
+def policy_insight(model: ActorCritic, obs: torch.Tensor) -> Insight | None:
+    """pi(.|s) and the critic's V(s) (when the model has one) of an ``ActorCritic`` for a batch
+    of one observation, from its own forward pass; None for continuous actions."""
+    if model.continuous:
+        return None
+    dist, value = model(obs)  # one pass through the torso for both heads
+    probs = dist.probs[0].cpu().numpy()
+    return Insight(PROBABILITIES, probs, None if value is None else float(value[0]))
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -246,6 +257,16 @@ class DeepAlgorithm(Algorithm):
     def sample_with(self, obs: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
         """Stochastic actions drawn with a numpy generator (overridden by policy methods)."""
         return self.policy_actions(obs, greedy=False).cpu().numpy()
+
+    def insight(self, obs: Any) -> Insight | None:
+        """What the network says of one observation, prepared as :meth:`act` prepares it."""
+        with torch.no_grad():
+            return self.batch_insight(self.as_tensor(np.asarray(obs)[None]))
+
+    def batch_insight(self, obs: torch.Tensor) -> Insight | None:
+        """The insight of a batch of one observation, already a tensor (subclasses: the
+        method's own heads)."""
+        return None
 
     # -- checkpoints ---------------------------------------------------------------------------
     def common_state(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from agentapp.engine.algorithms.base import Iteration
 from agentapp.engine.algorithms.deep import DeepAlgorithm, DeepSettings, adam, parse_hidden
 from agentapp.engine.buffers import ReplayBatch, ReplayBuffer
 from agentapp.engine.frame_replay import FrameReplayBuffer
+from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.engine.networks import QNetwork
 from agentapp.engine.pixel_networks import is_pixels
 from agentapp.params import setting
@@ -111,6 +112,11 @@ class DQN(DeepAlgorithm):
 
     def policy_actions(self, obs: torch.Tensor, greedy: bool) -> torch.Tensor:
         return self.q(obs).argmax(dim=1)
+
+    def batch_insight(self, obs: torch.Tensor) -> Insight:
+        """The online network's Q(s, .); V(s) = max_a Q(s, a), what greedy acting goes by."""
+        q = self.q(obs)[0].cpu().numpy()
+        return Insight(Q_VALUES, q, float(q.max()))
 
     def _explore(self, obs: np.ndarray) -> np.ndarray:
         """Epsilon-greedy: each environment acts at random with probability epsilon."""

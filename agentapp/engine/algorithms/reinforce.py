@@ -26,8 +26,10 @@ from agentapp.engine.algorithms.deep import (
     DeepSettings,
     adam,
     parse_hidden,
+    policy_insight,
     sample_from,
 )
+from agentapp.engine.insight import Insight
 from agentapp.engine.networks import ActorCritic
 from agentapp.engine.returns import discounted_returns
 from agentapp.params import setting
@@ -74,6 +76,10 @@ class Reinforce(DeepAlgorithm):
 
     def sample_with(self, obs: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
         return sample_from(self.model.distribution(obs), rng)
+
+    def batch_insight(self, obs: torch.Tensor) -> Insight | None:
+        """The policy's probabilities; V(s) only with the learned baseline (``baseline=value``)."""
+        return policy_insight(self.model, obs)
 
     @torch.no_grad()
     def _play(self) -> tuple[list[dict[str, Any]], list[tuple[float, int]]]:

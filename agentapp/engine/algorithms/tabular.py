@@ -20,6 +20,7 @@ from gymnasium import spaces
 
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Algorithm, TabularView
+from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
 from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, Game
 from agentapp.games.snapshot import restore, snapshot
@@ -188,6 +189,11 @@ class QTableMethod(Algorithm):
     def tabular_view(self) -> TabularView:
         return TabularView(values=self.q.max(axis=1), policy=self.q.argmax(axis=1), q=self.q.copy())
 
+    def insight(self, obs: Any) -> Insight:
+        """The Q-table's row of *obs*; V = max_a Q(obs, a)."""
+        row = self.q[int(obs)]
+        return Insight(Q_VALUES, row, float(row.max()))
+
     # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -307,6 +313,12 @@ class Planner(Algorithm):
         q_row = self.q_row(s)
         best = np.flatnonzero(q_row >= q_row.max() - 1e-9)
         return int((rng or np.random.default_rng()).choice(best))
+
+    def insight(self, obs: Any) -> Insight:
+        """Q(s, .) backed up from V by one lookahead, and V(s) itself (policy iteration's V is
+        that of its current policy, which may keep an action the backup merely ties)."""
+        s = int(obs)
+        return Insight(Q_VALUES, self.q_row(s), float(self.v[s]))
 
     def tabular_view(self) -> TabularView:
         q = action_values(self.model, self.v, self.gamma)

@@ -1,5 +1,8 @@
 """The watch screen: a trained agent plays, step by step, at a pace the user controls.
 
+Beside the game, the agent's numbers for the observation it acted on (``rendering/insight.py``):
+its policy's probabilities or its Q-values, the chosen action highlighted, and its value estimate.
+
 The agent is loaded and played in a thread worker (``rendering/playback.py``, shared with
 ``agentapp watch``): a big network's forward pass or an Atari emulator step never stalls the UI.
 The thread posts one :class:`WatchFrame` per step (a newer one replaces one not yet drawn), and
@@ -28,6 +31,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from agentapp.errors import UserError
+from agentapp.rendering.insight import InsightPanel
 from agentapp.rendering.playback import PIXELS, Player, load_agent, open_view_env, painter
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
@@ -108,12 +112,18 @@ class Moment:
     frame: np.ndarray | None = None
     finished: tuple[float, ...] = ()
     """Returns of the episodes played to their end so far."""
+    insight: Any = None
+    """What the agent thought of the observation it acted on (an ``Insight``, or None)."""
+    chosen: int | None = None
+    """The discrete action it took (None before its first move, or for continuous actions)."""
 
 
 class WatchLoaded(Message):
-    def __init__(self, title: str, label: str, kind: str, painter: Any) -> None:
+    def __init__(self, title: str, label: str, kind: str, painter: Any,
+                 actions: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.title, self.label, self.kind, self.painter = title, label, kind, painter
+        self.actions = actions
 
 
 class WatchFrame(Message):
@@ -129,6 +139,11 @@ class WatchFailed(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+def chosen_index(action: Any) -> int | None:
+    """A discrete action as an int (numpy scalars included); None for none or a vector."""
+    return int(action) if action is not None and np.ndim(action) == 0 else None
 
 
 def checkpoint_label(path: Path) -> str:
@@ -157,6 +172,8 @@ class WatchScreen(Screen[None]):
     WatchScreen #view-panel { width: 1fr; }
     WatchScreen #picture { width: 1fr; height: 1fr; content-align: center middle; }
     WatchScreen #side { width: 38; }
+    WatchScreen #playing { height: auto; }
+    WatchScreen #thinking { height: 1fr; }
     """
 
     def __init__(self, ref: str | Path, runs_root: Path, *, fps: float | None = None,
@@ -168,6 +185,7 @@ class WatchScreen(Screen[None]):
         self.kind: str | None = None
         self.label = ""
         self.painter: Any = None
+        self.action_names: tuple[str, ...] = ()
         self.moment: Moment | None = None
 
     def compose(self) -> ComposeResult:
@@ -176,9 +194,13 @@ class WatchScreen(Screen[None]):
             with Vertical(id="view-panel", classes="panel") as view:
                 view.border_title = "Loading the agent…"
                 yield Static(id="picture")
-            with Vertical(id="side", classes="panel") as side:
-                side.border_title = "Playing"
-                yield Static(id="stats")
+            with Vertical(id="side"):
+                with Vertical(id="playing", classes="panel") as playing:
+                    playing.border_title = "Playing"
+                    yield Static(id="stats")
+                with Vertical(id="thinking", classes="panel") as thinking:
+                    thinking.border_title = "What it thinks"
+                    yield Static(id="insight")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -215,8 +237,9 @@ class WatchScreen(Screen[None]):
             self.pacing.set_fps(min(float(natural), MAX_DEFAULT_FPS))
         title = f"{loaded.checkpoint['algo']} on {loaded.game.id}"
         self.post_message(WatchLoaded(title, checkpoint_label(Path(loaded.path)), kind,
-                                      painter(kind, env, loaded.agent, loaded.game)))
-        player = Player(env, loaded.agent, loaded.game, seed=self.seed)
+                                      painter(kind, env, loaded.agent, loaded.game),
+                                      tuple(loaded.game.actions)))
+        player = Player(env, loaded.agent, loaded.game, seed=self.seed, think=True)
         finished: dict[int, float] = {}
         player.reset(1)
         while True:
@@ -240,11 +263,13 @@ class WatchScreen(Screen[None]):
             truncated=player.truncated, obs=np.array(player.obs, copy=True),
             info=dict(player.info), frame=env.render() if kind == PIXELS else None,
             finished=tuple(finished[k] for k in sorted(finished)),
+            insight=player.insight, chosen=chosen_index(player.action),
         )))
 
     # -- drawing -------------------------------------------------------------------------------
     def on_watch_loaded(self, message: WatchLoaded) -> None:
         self.kind, self.label, self.painter = message.kind, message.label, message.painter
+        self.action_names = message.actions
         self.query_one("#view-panel").border_title = message.title
         self._draw()
 
@@ -267,6 +292,8 @@ class WatchScreen(Screen[None]):
             size = picture.content_size
             picture.update(self.painter(moment.obs, moment.info, moment.frame,
                                         size.width or None, size.height or None))
+            self.query_one("#insight", Static).update(
+                InsightPanel(moment.insight, self.action_names, moment.chosen))
         self.query_one("#stats", Static).update(self._stats())
 
     def _stats(self) -> RenderableType:
