@@ -62,17 +62,54 @@ def _pick_ref(ref: str | None, runs_dir) -> str:
     return str(path)
 
 
+SIDE_WIDTH = 34
+"""Columns of the panel beside the game: the moment's figures and what the agent thinks."""
+
+
 def _pixel_picture(console: Console) -> Picture:
     from agentapp.rendering.pixels import PixelFrame
 
     def picture(info, frame, caption: str) -> PixelFrame:
-        # asked on every frame, so a resized terminal is filled; three lines are left for the
-        # header above Live's region, the keys' line under the picture and a spare, so nothing
-        # scrolls
-        height = max(4, console.size.height - 3) if console.is_terminal else None
-        return PixelFrame(frame, max_height=height, caption=caption)
+        # asked on every frame, so a resized terminal is filled; in a terminal the panel beside
+        # takes its columns and three lines are left for the header above Live's region, the
+        # keys' line under the picture and a spare, so nothing scrolls
+        if not console.is_terminal:
+            return PixelFrame(frame, caption=caption)
+        return PixelFrame(frame, max_width=max(8, console.size.width - SIDE_WIDTH - 2),
+                          max_height=max(4, console.size.height - 3), caption=caption)
 
     return picture
+
+
+def _cartpole_picture(player, console: Console):
+    """CartPole in a terminal, drawn from its state (the observation is the whole state)."""
+    from agentapp.rendering.cartpole import CartPolePicture
+
+    width = max(20, min(80, console.size.width - SIDE_WIDTH - 2))
+    return CartPolePicture(float(player.obs[0]), float(player.obs[2]), width=width)
+
+
+def _beside(shown, player, game, episodes: int):
+    """The picture with, at its right, the episode, step, score and action, and the agent's
+    thoughts (probabilities or Q-values as bars, and its value estimate)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from agentapp.rendering.insight import InsightPanel
+
+    facts = Text()
+    facts.append(f"episode {player.episode}/{episodes}\n", style="bold")
+    facts.append(f"step {player.steps:,}\nscore {player.total:.2f}\n")
+    facts.append(f"action {player.action_label or '—'}")
+    if player.action is not None:
+        facts.append(f" ({player.reward:+.2f})", style="dim")
+    side = Group(facts, "", InsightPanel(player.insight, game.actions, player.action,
+                                         width=SIDE_WIDTH))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column()
+    grid.add_column(width=SIDE_WIDTH)
+    grid.add_row(shown, side)
+    return grid
 
 
 class _Controls:
@@ -146,9 +183,10 @@ def _play(env, agent, game, picture: Picture, console: Console, *, episodes: int
     the episodes played to the end: ``q`` stops early)."""
     from agentapp.rendering.playback import Player
 
-    player = Player(env, agent, game, seed=seed, greedy=greedy)
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
-    every_frame = record is not None or (live is not None and pixels)
+    player = Player(env, agent, game, seed=seed, greedy=greedy, think=live is not None)
+    from_state = live is not None and game.id == "cartpole"
+    every_frame = record is not None or (live is not None and pixels and not from_state)
     returns = []
     with live or ExitStack(), KeyReader() as keys:
         controls = _Controls(fps, keys if live is not None else KeyReader(io.StringIO()))
@@ -161,7 +199,9 @@ def _play(env, agent, game, picture: Picture, console: Console, *, episodes: int
                     record.add(frames[-1])
                 if live is not None:
                     for frame in frames:
-                        shown = picture(player.info, frame, caption)
+                        shown = _beside(_cartpole_picture(player, console) if from_state
+                                        else picture(player.info, frame, ""),
+                                        player, game, episodes)
 
                         def draw(shown=shown) -> None:
                             status = controls.status()

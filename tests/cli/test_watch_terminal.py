@@ -139,17 +139,27 @@ def test_keys_pause_change_speed_and_quit(gridworld_run, terminal):
 def test_steps_one_picture_at_a_time_while_paused(gridworld_run, terminal):
     root, run = gridworld_run
     term = terminal(str(run), "--runs-dir", str(root), "--fps", "4")
-    term.read_until(r"step 0 · ")
+    term.read_until(r"step 0\s")
     term.type(" ")
     term.read_until("PAUSED")
     for n in (1, 2, 3):
         term.type("n")
-        term.read_until(rf"step {n} · ")
+        term.read_until(rf"step {n}\s")
     time.sleep(1.0)  # paused: nothing moves on by itself
     term._pump(0.1)
-    assert "step 4 · " not in term.output
+    assert not re.search(r"step 4\s", term.output)
     term.type("q")
     assert term.finish() == 0 and term.restored()
+
+
+def test_beside_the_game_the_figures_and_what_the_agent_thinks(gridworld_run, terminal):
+    root, run = gridworld_run
+    term = terminal(str(run), "--runs-dir", str(root), "--fps", "50")
+    shown = term.read_until(r"step 3\s", timeout=60)
+    assert "episode 1/1" in shown and "score -3.00" in shown and "action right" in shown
+    assert "action values Q(s,a)" in shown and "V(s)" in shown  # value iteration: Q from V
+    term.type("q")
+    assert term.finish() == 0
 
 
 def test_ctrl_c_leaves_the_terminal_as_it_found_it(gridworld_run, terminal):
