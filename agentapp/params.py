@@ -93,15 +93,27 @@ _FALSE = {"0", "false", "no", "off"}
 _NONE = {"none", "null", "default", ""}
 
 
+def shown(text: Any) -> str:
+    """*text* as a message shows it: as typed, or quoted with escapes when it holds a line break
+    or another unprintable character (a message is always one line)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
 def parse_value(name: str, tp: type, text: Any) -> Any:
-    """Convert *text* to *tp* (bool, int, float or str); raise UserError on a wrong type."""
+    """Convert *text* to *tp* (bool, int, float or str); raise UserError on a wrong type.
+
+    Integers are read exactly (``12345678901234567890`` stays that number) and may be written as
+    a whole float (``1e6``); floats must be finite: ``nan`` and ``inf`` are refused.
+    """
     if not isinstance(text, str):
-        text_value = text
-        if tp is float and isinstance(text_value, int) and not isinstance(text_value, bool):
-            return float(text_value)
-        if isinstance(text_value, tp):
-            return text_value
-        text = str(text_value)
+        if tp is float and isinstance(text, int | float) and not isinstance(text, bool):
+            text = float(text)
+            if math.isfinite(text):
+                return text
+        elif isinstance(text, tp) and not (tp is int and isinstance(text, bool)):
+            return text
+        text = str(text)
     raw = text.strip()
     try:
         if tp is bool:
@@ -112,36 +124,90 @@ def parse_value(name: str, tp: type, text: Any) -> Any:
                 return False
             raise ValueError
         if tp is int:
-            value = float(raw)
-            if not value.is_integer():
-                raise ValueError
-            return int(value)
+            return _parse_int(raw)
         if tp is float:
             value = float(raw)
-            if math.isnan(value):
+            if not math.isfinite(value):
                 raise ValueError
             return value
         if tp is str:
             return raw
-    except ValueError:
-        raise UserError(f"--set {name}={text}: expected {tp.__name__}, got {raw!r}") from None
+    except (ValueError, OverflowError):
+        expected = "a finite float" if tp is float and _non_finite(raw) else tp.__name__
+        raise UserError(f"--set {name}={shown(text)}: expected {expected}, got {raw!r}") from None
     raise UserError(f"--set {name}: unsupported field type {tp.__name__}")
 
 
-def validate_field(cls: type, name: str, value: Any) -> None:
-    """Check *value* against the range and choices declared for field *name* of *cls*."""
+def _non_finite(raw: str) -> bool:
+    """True for ``nan``, ``inf``, ``-1e999``: numbers, but none a setting can take."""
+    try:
+        return not math.isfinite(float(raw))
+    except ValueError:
+        return False
+
+
+def _parse_int(raw: str) -> int:
+    """``"12"`` -> 12, exactly; ``"1e6"`` or ``"2.0"`` -> a whole number written as a float."""
+    try:
+        return int(raw)
+    except ValueError:
+        value = float(raw)
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(raw) from None
+        return int(value)
+
+
+def _num(bound: float) -> str:
+    return f"{bound:g}"
+
+
+def range_text(low: float | None, high: float | None, low_open: bool = False) -> str:
+    """``> 0``, ``>= 1``, ``<= 64``, ``in [0, 1]`` or ``in (0, 1]``: a field's valid range."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}]"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {_num(low)}"
+    if high is not None:
+        return f"<= {_num(high)}"
+    return "any number"
+
+
+def in_range(value: float, low: float | None, high: float | None, low_open: bool = False) -> bool:
+    if low is not None and (value < low or (low_open and value == low)):
+        return False
+    return high is None or value <= high
+
+
+def validate_field(cls: type, name: str, value: Any, text: Any = None) -> None:
+    """Check *value* against the range and choices declared for field *name* of *cls*.
+
+    *text* is the value as the user typed it, for the message (default: the value itself).
+    """
     field = {f.name: f for f in dataclasses.fields(cls)}[name]
     meta = field.metadata
     choices, low, high = meta.get("choices"), meta.get("low"), meta.get("high")
+    typed = shown(value if text is None else str(text).strip())
     if choices is not None and value not in choices:
         options = ", ".join(str(c) for c in choices)
-        raise UserError(f"--set {name}={value}: must be one of {options}")
+        raise UserError(f"--set {name}={typed}: must be one of {options}")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if low is not None and (value < low or (meta.get("low_open") and value == low)):
-            op = ">" if meta.get("low_open") else ">="
-            raise UserError(f"--set {name}={value}: must be {op} {low}")
-        if high is not None and value > high:
-            raise UserError(f"--set {name}={value}: must be <= {high}")
+        low_open = bool(meta.get("low_open"))
+        if not in_range(value, low, high, low_open):
+            raise UserError(f"--set {name}={typed}: must be {range_text(low, high, low_open)}")
+
+
+def unknown_setting(key: str, known: Sequence[str]) -> UserError:
+    """The error for a ``--set`` key that names no setting: the nearest names, else all of them
+    (an abbreviation such as ``lr`` is nowhere near ``learning_rate`` to difflib)."""
+    hint = did_you_mean(key, known)
+    short = key.strip().lower()
+    abbreviated = [n for n in known if short and (
+        n.startswith(short) or "".join(w[0] for w in n.split("_") if w) == short)]
+    if not hint and abbreviated:
+        hint = f" (did you mean: {', '.join(abbreviated[:3])}?)"
+    if not hint:
+        hint = f" (valid: {', '.join(known)})" if known else " (there is nothing to set)"
+    return UserError(f"--set {shown(key)}: unknown setting{hint}")
 
 
 def field_names(cls: type) -> list[str]:
@@ -159,12 +225,12 @@ def apply_overrides(obj: Any, overrides: Mapping[str, Any]) -> Any:
     changes = {}
     for key, text in overrides.items():
         if key not in fields:
-            raise UserError(f"--set {key}: unknown setting{did_you_mean(key, fields)}")
+            raise unknown_setting(key, list(fields))
         if _optional(cls, key) and (text is None or str(text).strip().lower() in _NONE):
             changes[key] = None
             continue
         value = parse_value(key, _field_type(cls, fields[key]), text)
-        validate_field(cls, key, value)
+        validate_field(cls, key, value, text)
         changes[key] = value
     return dataclasses.replace(obj, **changes)
 
@@ -187,7 +253,7 @@ def split_overrides(
                 parts[i][key] = value
                 break
         else:
-            raise UserError(f"--set {key}: unknown setting{did_you_mean(key, known)}")
+            raise unknown_setting(key, known)
     return parts
 
 

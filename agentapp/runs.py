@@ -32,6 +32,14 @@ def runs_root(runs_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(runs_dir or os.environ.get(ENV_VAR) or "runs")
 
 
+def check_root(root: Path) -> Path:
+    """*root*, when it is a folder or is not there yet (training creates it); UserError when a
+    file stands where the runs folder should be."""
+    if root.exists() and not root.is_dir():
+        raise UserError(f"runs folder {root} is not a folder (from --runs-dir or ${ENV_VAR})")
+    return root
+
+
 def new_run_dir(root: Path, game_slug: str, algo: str, now: float | None = None) -> Path:
     """Create and return ``<root>/<game>-<algo>-<YYYYmmdd-HHMMSS>[-n]``."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -84,8 +92,10 @@ def find_run(ref: str, root: Path) -> Path:
     for candidate in (Path(ref), root / ref):
         if candidate.is_dir() and is_run_dir(candidate):
             return candidate
-    if Path(ref).is_dir():
-        raise UserError(f"{ref} is not a run folder (no {CONFIG})")
+    for candidate in (Path(ref), root / ref):  # a folder by path, or by name in the root
+        if candidate.is_dir():
+            raise UserError(f"{candidate} is a folder but not a run folder (no {CONFIG}), "
+                            f"nor a checkpoint file")
     raise UserError(f"no run named {ref!r} (looked in {root}); see `agentapp runs`")
 
 
@@ -237,6 +247,12 @@ def resolve_checkpoint(ref: str, root: Path, prefer_best: bool = True) -> Path:
     if ref == "last":
         return checkpoint_of(newest(root), prefer_best)
     path = Path(ref)
-    if path.is_file():
+    if names_a_file(path):
         return path
     return checkpoint_of(find_run(ref, root), prefer_best)
+
+
+def names_a_file(path: Path) -> bool:
+    """True when *path* is there and is not a folder (a file, a pipe, a broken or looping link):
+    it is meant as a checkpoint, and loading it says what is wrong with it."""
+    return os.path.lexists(path) and not path.is_dir()

@@ -58,6 +58,9 @@ def _open_app(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
     """With no command: open the terminal interface (its home screen); without a terminal,
     print this help instead."""
     if ctx.invoked_subcommand is not None:
+        if runs_dir is not None:  # `agentapp --runs-dir DIR COMMAND`: the command's default
+            ctx.default_map = {**(ctx.default_map or {}),
+                               ctx.invoked_subcommand: {"runs_dir": runs_dir}}
         return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         typer.echo(ctx.get_help())

@@ -25,7 +25,9 @@ def eval_command(
 ) -> None:
     """Evaluate a trained agent over N seeded episodes."""
     from agentapp.engine.evaluate import evaluate
+    from agentapp.engine.plan import check_seed
 
+    check_seed(seed)
     path, _, agent, game, params = load_agent(ref, runs_dir, set_)
     result = evaluate(agent, game, params, episodes=episodes, seed=seed, greedy=not stochastic)
     summary = result.summary()

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentapp.cli import app
-from agentapp.cli.common import JsonFlag, print_json
+from agentapp.cli.common import JsonFlag, RunsDir, print_json
 
 
 def catalogue_data() -> dict[str, Any]:
@@ -60,8 +60,10 @@ def list_command(
     as_json: JsonFlag = False,
     show_presets: Annotated[bool, typer.Option("--presets", help="Also show each game's presets: "
                             "budget, environments and settings per method.")] = False,
+    runs_dir: RunsDir = None,
 ) -> None:
     """Show the games and algorithms, and which algorithm suits which game."""
+    del runs_dir  # taken like every command takes it (scripts pass it to all); unused here
     data = catalogue_data()
     if as_json:
         print_json(data)

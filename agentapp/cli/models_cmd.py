@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentapp.cli import app
-from agentapp.cli.common import JsonFlag, print_json
+from agentapp.cli.common import JsonFlag, RunsDir, print_json
 from agentapp.errors import UserError
 
 
@@ -25,8 +25,9 @@ def _checksum(agent) -> str:
 
 
 @app.command("models")
-def models_command(as_json: JsonFlag = False) -> None:
+def models_command(as_json: JsonFlag = False, runs_dir: RunsDir = None) -> None:
     """List the trained agents shipped with agentapp (watch or evaluate them by path)."""
+    del runs_dir  # taken like every command takes it (scripts pass it to all); unused here
     from agentapp import shelf
 
     agents = shelf.load_manifest()

@@ -14,7 +14,7 @@ def runs_command(as_json: JsonFlag = False, runs_dir: RunsDir = None) -> None:
     """List runs: game, algorithm, steps, last and best evaluation return, path."""
     from agentapp import runs
 
-    root = runs.runs_root(runs_dir)
+    root = runs.check_root(runs.runs_root(runs_dir))
     infos = runs.list_runs(root)
     if as_json:
         print_json([info.as_json() for info in infos])

@@ -7,8 +7,10 @@ which is safe because checkpoints are only ever replaced atomically.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -118,23 +120,42 @@ def _train_in_app(config, plan) -> int:
     app_ = AgentApp(runs_dir=config.runs_dir, config=config)
     with _signals_stop_app(app_):
         app_.run()
-    return app_.return_code or 0
+    code = app_.return_code or 0
+    # the app's screen is gone: say in the shell how it ended, and how to resume or watch
+    console = Console(highlight=False, soft_wrap=True)
+    if app_.last_finished is not None:
+        _summarise(console, app_.last_finished, plan.algo_cls.step_unit, plan.game.id)
+    elif app_.last_failure:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(app_.last_failure,
+                                                                   markup=False)
+    if any(t.name == "agentapp-training" and t.is_alive() for t in threading.enumerate()):
+        # left at once (a second Ctrl+C) while a training thread is still inside torch:
+        # ending the interpreter under it would abort the process; the terminal is already
+        # restored and every checkpoint on disk is whole, so leave now
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 @contextlib.contextmanager
 def _signals_stop_app(app_) -> Iterator[None]:
-    """SIGTERM while the dashboard trains: save, stop and leave with 143 (Ctrl+C is a key
-    inside the app, handled there)."""
+    """SIGINT and SIGTERM sent to the process while the dashboard trains do what Ctrl+C and
+    ``q`` do inside it: save, stop and leave with 130 (143 for SIGTERM); a second one leaves at
+    once. (In the app's terminal Ctrl+C is a key, handled by the app itself.)"""
 
-    def on_sigterm(signum, frame):
-        app_.call_later(app_.stop_training_and_exit, "terminated")
+    def on_signal(signum, frame):
+        reason = "terminated" if signum == signal.SIGTERM else "interrupted"
+        app_.call_later(app_.stop_training_and_exit, reason)
 
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, on_sigterm)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, on_signal)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _summarise(console: Console, done, unit: str, game: str) -> None:

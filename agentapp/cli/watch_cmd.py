@@ -44,6 +44,8 @@ def _pick_ref(ref: str | None, runs_dir) -> str:
     try:
         game = resolve(ref)
     except UserError:
+        if ":" in ref:  # a family's game (gridworld:my-map.txt): its message says what is wrong
+            raise
         return ref  # not a game either: let the run lookup give its message
     best = runs.best_of_game(root, game.id)
     if best is not None:
@@ -251,9 +253,13 @@ def watch_command(
     """Watch a trained agent play."""
     import numpy as np
 
+    from agentapp.engine.plan import check_seed
     from agentapp.rendering.playback import grid_picture, open_env
     from agentapp.rendering.recording import FrameRecorder
 
+    check_seed(seed)
+    if record is not None:
+        FrameRecorder(record, 1.0)  # check the file name now, before a run is picked or loaded
     path, ckpt, agent, game, params = load_agent(_pick_ref(ref, runs_dir), runs_dir)
     env, gridworld = open_env(game, params, record is not None)
     console = Console(highlight=False, soft_wrap=True)

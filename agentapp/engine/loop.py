@@ -9,6 +9,7 @@ work only while a consumer pulls, so a front end that stops iterating stops trai
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -111,6 +112,12 @@ def _prune_orphan_side_files(folder: Path) -> None:
             side.unlink(missing_ok=True)
 
 
+class TrainingBroken(Exception):
+    """Training cannot go on without losing or spoiling what is saved: a parameter is no longer
+    a finite number, or a checkpoint cannot be written (disk full, read-only folder). The run
+    ends as failed with this one-line message; the previous checkpoint is left as it was."""
+
+
 class _Session:
     """One training session of a run: the agent, its counters and the run folder."""
 
@@ -118,6 +125,8 @@ class _Session:
         self.plan, self.run_dir, self.config = plan, run_dir, config
         self.ckpt_dir = run_dir / runs.CHECKPOINTS
         self.ckpt_dir.mkdir(exist_ok=True)
+        for stale in self.ckpt_dir.glob(".*.tmp"):  # a killed session's unfinished save; the
+            stale.unlink(missing_ok=True)  # run is locked, so no other writer owns it
         self.spaces = spaces_of(plan.game, plan.game_params)
         self.agent: Algorithm = plan.algo_cls(
             plan.game, plan.game_params, plan.hp,
@@ -169,19 +178,36 @@ class _Session:
             "algorithm": self.agent.state_dict(),
         }
 
+    def check_parameters(self) -> None:
+        """TrainingBroken when a learned parameter has become NaN or infinite."""
+        bad = self.agent.broken_parameter()
+        if bad is not None:
+            raise TrainingBroken(f"{bad} is no longer a finite number at step "
+                                 f"{self.progress.step}")
+
+    def write_checkpoint(self, payload: dict[str, Any], path: Path, check: bool = True) -> Path:
+        """``checkpoints.save``, with a write failure turned into TrainingBroken (the file it
+        would have replaced is untouched: the save writes a temporary file first)."""
+        try:
+            return checkpoints.save(payload, path, check=check)
+        except OSError as exc:
+            why = exc.strerror or str(exc) or type(exc).__name__
+            raise TrainingBroken(f"cannot save {path.name} in {path.parent}: {why}") from None
+
     def save(self, with_step_file: bool) -> Iterator[Event]:
-        self.progress.last_save = self.progress.step
+        self.check_parameters()  # never overwrite a good checkpoint with a broken state
+        self.progress.last_save = self.progress.step  # part of the payload: set it first
         payload = self.payload()
-        path = checkpoints.save(payload, self.ckpt_dir / "latest.pt")
+        path = self.write_checkpoint(payload, self.ckpt_dir / "latest.pt")
         side_names = []
         for name, state in self.agent.side_files().items():
             side = {"step": self.progress.step, "state": state}
-            checkpoints.save(side, side_path(path, name), check=False)
+            self.write_checkpoint(side, side_path(path, name), check=False)
             side_names.append(name)
         yield CheckpointSaved(self.progress.step, str(path), "latest")
         if with_step_file:
             step_file = checkpoints.step_path(self.ckpt_dir, self.progress.step)
-            checkpoints.save(payload, step_file)
+            self.write_checkpoint(payload, step_file)
             for name in side_names:
                 _link_or_copy(side_path(path, name), side_path(step_file, name))
             checkpoints.prune_steps(self.ckpt_dir, self.plan.keep_checkpoints)
@@ -200,12 +226,19 @@ class _Session:
         text = f"evaluation at step {p.step}: mean return {result.mean:.3f} ± {result.std:.3f}"
         yield Message(p.step, text)
         if p.best_eval is None or result.mean > p.best_eval:
-            p.best_eval = result.mean
-            path = checkpoints.save(self.payload(), self.ckpt_dir / "best.pt")
+            self.check_parameters()
+            p.best_eval = result.mean  # part of the payload: set it first
+            path = self.write_checkpoint(self.payload(), self.ckpt_dir / "best.pt")
             yield CheckpointSaved(p.step, str(path), "best")
         self.write_status("running")
 
     def write_status(self, status: str, detail: str = "") -> None:
+        """Rewrite ``status.json``; a failure to write it is not worth stopping for (it is a
+        summary; the checkpoints and metrics are the record), so it is let pass."""
+        with contextlib.suppress(OSError):
+            self._write_status(status, detail)
+
+    def _write_status(self, status: str, detail: str) -> None:
         p = self.progress
         runs.write_json(self.run_dir / runs.STATUS, {
             "status": status,
@@ -278,6 +311,11 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
         averager.add(it.metrics)
         if every_iteration or averager.due():
             yield Metrics(p.step, averager.pop(p.step))
+            try:
+                s.check_parameters()
+            except TrainingBroken as exc:
+                reason, detail = "failed", str(exc)
+                break
         if plan.live_view and time.monotonic() - last_frame >= FRAME_INTERVAL:
             last_frame = time.monotonic()
             image = s.agent.live_frame()
@@ -286,15 +324,19 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
         if it.converged:
             reason = "converged"
             break
-        if control.save_requested or p.step - p.last_save >= plan.save_every:
-            control.save_requested = False
-            yield from s.save(with_step_file=True)
-        if control.eval_requested or p.step - max(p.last_eval_step, 0) >= plan.eval_every:
-            control.eval_requested = False
-            yield from s.evaluate()
-            if plan.target_return is not None and p.last_eval >= plan.target_return:
-                reason = "target"
-                break
+        try:
+            if control.save_requested or p.step - p.last_save >= plan.save_every:
+                control.save_requested = False
+                yield from s.save(with_step_file=True)
+            if control.eval_requested or p.step - max(p.last_eval_step, 0) >= plan.eval_every:
+                control.eval_requested = False
+                yield from s.evaluate()
+                if plan.target_return is not None and p.last_eval >= plan.target_return:
+                    reason = "target"
+                    break
+        except TrainingBroken as exc:
+            reason, detail = "failed", str(exc)
+            break
     yield from _finish(s, averager, reason, detail)
 
 
@@ -309,10 +351,14 @@ def _finish(s: _Session, averager: _Averager, reason: str, detail: str) -> Itera
         yield RunFinished(p.step, reason, str(s.run_dir), s.elapsed, p.last_eval, detail)
         return
     stopped = reason not in ("budget", "converged", "target")
-    if not stopped and p.last_eval_step != p.step:
-        yield from s.evaluate()
-    if p.last_save != p.step or not (s.ckpt_dir / "latest.pt").exists():
-        yield from s.save(with_step_file=not stopped)
+    try:
+        if not stopped and p.last_eval_step != p.step:
+            yield from s.evaluate()
+        if p.last_save != p.step or not (s.ckpt_dir / "latest.pt").exists():
+            yield from s.save(with_step_file=not stopped)
+    except TrainingBroken as exc:
+        yield from _finish(s, averager, "failed", str(exc))
+        return
     if reason == "budget" and plan.target_return is not None:
         detail = f"target return {plan.target_return} not reached within the budget"
     elif reason == "target":

@@ -10,7 +10,9 @@ folder. :func:`restore_agent` rebuilds a trained agent from a checkpoint for ``e
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -141,10 +143,22 @@ def spaces_of(game: Game, params: Any) -> dict[str, str]:
         env.close()
 
 
+SEED_MAX = 2**32 - 1
+"""Seeds are 0..2**32-1: what numpy, torch and gymnasium all accept (and Stable-Baselines3 uses)."""
+
+
 def _positive(name: str, value: int | None) -> int | None:
     if value is not None and value < 1:
         raise UserError(f"{name} {value}: must be at least 1")
     return value
+
+
+def check_seed(seed: int | None, flag: str = "--seed") -> int | None:
+    """*seed* when it is None or within 0..SEED_MAX; UserError otherwise (numpy refuses a
+    negative seed, torch one past 2**64, and both only once a run or an episode has begun)."""
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise UserError(f"{flag} {seed}: must be in [0, {SEED_MAX}]")
+    return seed
 
 
 def _settings(cls: type, values: Mapping[str, Any]) -> Any:
@@ -161,7 +175,7 @@ def _resume_source(config: RunConfig, root: Path, game: Game) -> tuple[Path, Pat
         run = runs.newest_run(root, game.id, algo)
         return run / runs.CHECKPOINTS / "latest.pt", run
     as_path = Path(ref)
-    if as_path.is_file():
+    if runs.names_a_file(as_path):
         return as_path, None
     run = runs.find_run(ref, root)
     latest = run / runs.CHECKPOINTS / "latest.pt"
@@ -196,8 +210,11 @@ def preset_settings(game: Game, algo_cls: type[Algorithm]) -> tuple[presets.Pres
 
 def prepare(config: RunConfig) -> Plan:
     """Resolve and validate *config*; raise UserError on any bad input."""
-    root = runs.runs_root(config.runs_dir)
+    root = runs.check_root(runs.runs_root(config.runs_dir))
     game = resolve(config.game)
+    check_seed(config.seed)
+    if config.target_return is not None and not math.isfinite(config.target_return):
+        raise UserError(f"--target-return {config.target_return}: expected a finite number")
     for name, value in (
         ("--steps", config.steps), ("--envs", config.envs), ("--save-every", config.save_every),
         ("--eval-every", config.eval_every), ("--eval-episodes", config.eval_episodes),
@@ -224,20 +241,21 @@ def prepare(config: RunConfig) -> Plan:
     if ckpt:
         saved = ckpt["config"]
         hp = _settings(algo_cls.Hyperparameters, saved["hyperparameters"])
-        game_params = _settings(type(game.params), saved["game_params"])
+        saved_params = _settings(type(game.params), saved["game_params"])
     else:
         hp = preset_hp
-        game_params = game.params
+        saved_params = game.params
     hp = apply_overrides(hp, hp_over)
-    game_params = apply_overrides(game_params, game_over)
+    game_params = apply_overrides(saved_params, game_over)
 
     reason = algorithms.unsuitable_reason(algo_cls, game, game_params)
     if reason:
         fits = ", ".join(algorithms.suitable(game, game_params)) or "none"
         raise UserError(f"{reason}; {game.id} suits: {fits}")
-    algo_cls.check_settings(hp, game, game_params)
     if config.envs not in (None, 1) and not algo_cls.supports_envs:
         raise UserError(f"--envs {config.envs}: {algo_cls.name} learns from one environment")
+    envs = config.envs or (int(ckpt["config"].get("envs", 1)) if ckpt else preset.env_count)
+    algo_cls.check_settings(hp, game, game_params, n_envs=envs)
 
     if ckpt:
         saved = ckpt["config"]
@@ -250,11 +268,8 @@ def prepare(config: RunConfig) -> Plan:
             )
         if config.seed is not None and config.seed != saved["seed"]:
             raise UserError(f"--seed {config.seed}: a resumed run keeps its seed {saved['seed']}")
-        if spaces_of(game, game_params) != ckpt.get("spaces"):
-            raise UserError("--set: that change alters the observation or action space the "
-                            "checkpoint was trained on")
+        check_spaces(game, game_params, saved_params, ckpt)
         seed, schedule_budget = int(saved["seed"]), int(saved["schedule_budget"])
-        envs = config.envs or int(saved.get("envs", 1))
         if hp_over:
             _check_loadable(algo_cls, game, game_params, hp, ckpt, envs, hp_over)
         save_every = config.save_every or int(saved["save_every"])
@@ -263,7 +278,6 @@ def prepare(config: RunConfig) -> Plan:
         total = config.steps or preset.budget(algo_cls.step_unit)
         seed = config.seed if config.seed is not None else secrets.randbelow(2**31)
         schedule_budget = total
-        envs = config.envs or preset.env_count
         save_every = config.save_every or preset.save_every or max(1, total // 10)
         eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
 
@@ -291,20 +305,62 @@ def restore_agent(ckpt: Mapping[str, Any], overrides: Mapping[str, str] | None =
     *overrides* may change game settings for evaluation (``--set slip=0``) when the observation and
     action spaces stay those the agent was trained on.
     """
-    game = resolve(ckpt["game"])
-    algo_cls = algorithms.get(ckpt["algo"])
+    game, algo_cls = _saved_game(ckpt), _saved_algo(ckpt)
     saved = ckpt["config"]
     hp = _settings(algo_cls.Hyperparameters, saved["hyperparameters"])
-    game_params = _settings(type(game.params), saved["game_params"])
+    saved_params = game_params = _settings(type(game.params), saved["game_params"])
     if overrides:
         (game_over,) = split_overrides(dict(overrides), ("game", type(game.params)))
         game_params = apply_overrides(game_params, game_over)
-        if spaces_of(game, game_params) != ckpt.get("spaces"):
-            raise UserError("--set: that change alters the observation or action space the "
-                            "agent was trained on")
+    check_spaces(game, game_params, saved_params, ckpt)
     agent = algo_cls(
         game, game_params, hp, seed=int(saved["seed"]),
         budget=int(saved["schedule_budget"]), device="cpu", n_envs=int(saved.get("envs", 1)),
     )
-    agent.load_state_dict(ckpt["algorithm"])
+    try:
+        agent.load_state_dict(ckpt["algorithm"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        agent.close()
+        reason = " ".join(str(exc).split())[:140] or type(exc).__name__
+        raise UserError(f"the checkpoint's {algo_cls.name} state does not fit a {algo_cls.name} "
+                        f"agent for {game.id} ({reason})") from None
     return agent, game, game_params
+
+
+def _saved_game(ckpt: Mapping[str, Any]) -> Game:
+    try:
+        return resolve(ckpt["game"])
+    except UserError as exc:
+        raise UserError(f"cannot play the checkpoint's game {ckpt['game']!r}: {exc}") from None
+
+
+def _saved_algo(ckpt: Mapping[str, Any]) -> type[Algorithm]:
+    try:
+        return algorithms.get(ckpt["algo"])
+    except UserError as exc:
+        raise UserError(f"cannot rebuild the checkpoint's agent: {exc}") from None
+
+
+def check_spaces(game: Game, params: Any, saved_params: Any, ckpt: Mapping[str, Any]) -> None:
+    """Refuse to run a checkpoint's agent on a game whose observation or action space is not the
+    one it was trained on: the checkpoint was made for another game (or an edited map), or a
+    ``--set`` changed the game (*params* differ from the *saved_params*)."""
+    expected = ckpt.get("spaces")
+    spaces = spaces_of(game, params)
+    if expected is None or spaces == expected:
+        return
+    if params != saved_params and spaces_of(game, saved_params) == expected:
+        raise UserError("--set: that change alters the observation or action space the agent "
+                        "was trained on")
+    raise UserError(f"the checkpoint's agent does not fit {game.id}: it was trained on "
+                    f"{_brief(expected)}, and {game.id} has {_brief(spaces)}")
+
+
+def _brief(spaces: Mapping[str, Any]) -> str:
+    """``observations Box(4,) and actions Discrete(2)``: spaces without their bounds."""
+    def short(text: Any) -> str:
+        found = re.match(r"Box\(.*(\([\d, ]*\)), \w+\)$", str(text))
+        return f"Box{found.group(1)}" if found else str(text)[:60]
+
+    observation, action = short(spaces.get("observation")), short(spaces.get("action"))
+    return f"observations {observation} and actions {action}"

@@ -29,6 +29,10 @@ def read_metrics(path: Path) -> list[tuple[int, float, str, float]]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return rows
+    if text and not text.endswith("\n"):
+        # a process killed mid-write leaves a last line without its end, which may still parse
+        # ("12" of "12.75"): a line counts only once it is whole
+        text = text[: text.rfind("\n") + 1]
     for fields in csv.reader(io.StringIO(text)):
         if len(fields) != 4 or fields[0] == "step":
             continue

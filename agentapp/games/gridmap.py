@@ -14,6 +14,7 @@ import functools
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -178,10 +179,21 @@ _COMMENT = re.compile(r"(?:^|\s)#(?=\s|$)")
 _KINDS_HELP = "wall, floor, start, terminal <reward> or cliff <penalty>"
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of *text* as an editor numbers them: only ``\\n``, ``\\r\\n`` and ``\\r`` end a
+    line (``str.splitlines`` also breaks at form feeds and other rare characters, which would put
+    the line numbers in messages out of step with the user's editor)."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 class _Parser:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        self.lines = text.removeprefix("\ufeff").splitlines()
+        self.lines = split_lines(text.removeprefix("\ufeff"))
         self.line = 0  # the line being read, counted from 1
         self.settings: dict[str, Any] = {}
         self.set_on: dict[str, int] = {}
@@ -393,26 +405,52 @@ def load_map(name_or_path: str | os.PathLike[str]) -> GridMap:
     if text in BUILTIN_MAPS:
         return _builtin(text)
     path = Path(text).expanduser()
-    if not path.exists():
-        raise UserError(
-            f"no map {text!r}: not a built-in map ({', '.join(BUILTIN_MAPS)}) and no such file"
-            + did_you_mean(text, BUILTIN_MAPS)
-        )
-    if path.is_dir():
-        raise UserError(f"{text}: is a directory (expected a map file)")
-    if not path.is_file():
-        raise UserError(f"{text}: not a regular file (expected a map file)")
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"{text}: cannot read the map file ({exc.strerror or exc})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UserError(f"{text}: file too large (expected a map file of at most 1 MB)")
-    try:
-        if b"\0" in data:
-            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
-        content = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{text}: not a text file (expected a UTF-8 map file)") from None
+    content = _decode(_read_map_file(path, text), text)
     return parse_map(content, source=text, name=path.stem)
+
+
+def _read_map_file(path: Path, shown: str) -> bytes:
+    """At most ``MAX_FILE_BYTES + 1`` bytes of a regular file, or UserError.
+
+    Folders, pipes and devices are refused before they are opened (a FIFO would block, /dev/zero
+    never ends), and the file is opened without blocking and checked again, in case it was swapped
+    in between. A huge file is never read past the limit."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(
+            f"no map {shown!r}: not a built-in map ({', '.join(BUILTIN_MAPS)}) and no such file"
+            + did_you_mean(shown, BUILTIN_MAPS)
+        ) from None
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read the map file ({exc.strerror or exc})") from None
+    not_regular = f"{shown}: not a regular file (expected a map file, not a pipe or a device)"
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{shown}: is a directory (expected a map file)")
+    if not stat.S_ISREG(mode):
+        raise UserError(not_regular)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UserError(not_regular)
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"{shown}: cannot read the map file ({exc.strerror or exc})") from None
+
+
+def _decode(data: bytes, shown: str) -> str:
+    """The text of a map file, or UserError pointing at the first byte that is not UTF-8 text."""
+    if len(data) > MAX_FILE_BYTES:
+        raise UserError(f"{shown}: file too large (expected a map file of at most 1 MB)")
+    bad, what = data.find(b"\0"), "a NUL byte"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if bad < 0 or exc.start < bad:
+            bad, what = exc.start, f"byte 0x{data[exc.start]:02x}, which is not UTF-8"
+    if bad < 0:
+        return text
+    before = split_lines(data[:bad].decode("utf-8") + "|")  # "|" stands for the bad byte
+    line, col = len(before), len(before[-1])
+    raise UserError(f"{shown}:{line}:{col}: {what}: not a text file (expected a UTF-8 map file)")

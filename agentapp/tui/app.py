@@ -50,6 +50,12 @@ class AgentApp(App[int]):
         self._start_config, self._start_runner = config, runner
         opened_on_run = config is not None or runner is not None
         self.exit_when_done = opened_on_run if exit_when_done is None else exit_when_done
+        self._stopping = False
+        self.last_finished: Any = None
+        """The ``RunFinished`` of the last training shown (for ``agentapp train`` to repeat in
+        the shell once the app has closed: the result, and how to resume or watch)."""
+        self.last_failure: str | None = None
+        """A stop-and-quit was asked for and training is saving: a second one leaves at once."""
 
     def on_mount(self) -> None:
         if self._start_runner is not None or self._start_config is not None:
@@ -104,15 +110,22 @@ class AgentApp(App[int]):
 
     def stop_training_and_exit(self, reason: str = "interrupted") -> None:
         """Ask every live training to save and stop, then leave (130 for Ctrl+C / quit, 143
-        for SIGTERM) once they have; with nothing training, leave at once."""
+        for SIGTERM) once they have; with nothing training, leave at once. Asked a second time
+        while saving, leave at once: the checkpoints on disk are whole (each is written to a
+        temporary file and renamed), so the last one saved is intact."""
         live = self._live_dashboards()
         if not live:
             self.exit(0)
             return
+        code = 143 if reason == "terminated" else 130
+        if self._stopping:
+            self.exit(code, return_code=code)
+            return
+        self._stopping = True
         for dashboard in live:
             dashboard.finish_training(reason)
-        self.notify("Saving a checkpoint, then quitting…", title="Stopping")
-        code = 143 if reason == "terminated" else 130
+        self.notify("Saving a checkpoint, then quitting… (again to quit at once)",
+                    title="Stopping")
 
         def leave_when_saved() -> None:
             if not self._live_dashboards():

@@ -8,19 +8,16 @@ the terminal's settings with those from before the start and checks the cursor w
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import select
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.terminal import Terminal
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo terminals are POSIX")
 
@@ -39,72 +36,12 @@ def gridworld_run(tmp_path_factory) -> tuple[Path, Path]:
     return root, Path(done.stdout.strip().splitlines()[-1])
 
 
-class Terminal:
-    """``agentapp watch ...`` running on a fresh 100x30 pseudo terminal."""
-
-    def __init__(self, *args: str) -> None:
-        self.master, self.slave = os.openpty()
-        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        self.before = termios.tcgetattr(self.slave)
-        env = {**os.environ, "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1",
-               "COLUMNS": "100", "LINES": "30"}
-        env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "agentapp", "watch", *args],
-                                     stdin=self.slave, stdout=self.slave, stderr=self.slave,
-                                     env=env, start_new_session=True)
-        self.output = ""
-
-    def read_until(self, pattern: str, timeout: float = 60.0) -> str:
-        """Read what the program draws until *pattern* (a regex) appears in the new output."""
-        deadline, start = time.monotonic() + timeout, len(self.output)
-        while not re.search(pattern, self.output[start:]):
-            assert time.monotonic() < deadline, f"no {pattern!r} in: {self.output[-2000:]!r}"
-            self._pump(0.1)
-            if self.proc.poll() is not None:
-                self._pump(0.2)
-                assert re.search(pattern, self.output[start:]), self.output[-2000:]
-        return self.output[start:]
-
-    def _pump(self, timeout: float) -> None:
-        while select.select([self.master], [], [], timeout)[0]:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:  # the slave side closed
-                return
-            if not chunk:
-                return
-            self.output += chunk.decode(errors="replace")
-            timeout = 0.0
-
-    def type(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
-
-    def finish(self, timeout: float = 30.0) -> int:
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None:
-            assert time.monotonic() < deadline, "watch did not exit"
-            self._pump(0.1)
-        self._pump(0.2)
-        return self.proc.returncode
-
-    def restored(self) -> bool:
-        """The terminal's settings are the ones found at the start (echo, line mode, ...)."""
-        return termios.tcgetattr(self.slave) == self.before
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-        os.close(self.slave)
-
-
 @pytest.fixture
 def terminal():
     opened: list[Terminal] = []
 
     def start(*args: str) -> Terminal:
-        opened.append(Terminal(*args))
+        opened.append(Terminal("watch", *args))
         return opened[-1]
 
     yield start

@@ -39,6 +39,12 @@ def test_reader_skips_torn_and_malformed_lines(tmp_path):
     assert [r[0] for r in read_metrics(path)] == [1, 2]
 
 
+def test_reader_drops_a_last_line_cut_inside_a_number(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,time,key,value\n1,0.1,a,2.0\n2,0.2,a,12")  # was 12.75 when killed
+    assert read_metrics(path) == [(1, 0.1, "a", 2.0)]
+
+
 def test_tensorboard_event_files_beside_the_csv(runs_dir):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -16,6 +16,8 @@ import torch
 from agentapp.engine.algorithms.deep import (
     DeepAlgorithm,
     DeepSettings,
+    mlp_bytes,
+    obs_bytes,
     parse_hidden,
     policy_insight,
     sample_from,
@@ -43,6 +45,15 @@ class ActorCriticSettings(DeepSettings):
 class ActorCriticMethod(DeepAlgorithm):
     """Base of A2C and PPO. Their settings extend :class:`ActorCriticSettings` with ``n_steps``
     and ``gae_lambda``; subclasses create ``self.optimizer``."""
+
+    @classmethod
+    def memory_needed(cls, hp: Any, space, n_envs: int) -> list[tuple[str, int]]:
+        """The rollout (observations, actions and six floats per step of each environment) and
+        the actor and critic with their gradients and Adam's (or RMSprop's) moments."""
+        rollout = hp.n_steps * n_envs * (obs_bytes(space) + 8 + 6 * 4)
+        copies = 4 * (1 if hp.shared else 2)
+        return [(f"--set n_steps={hp.n_steps} with {n_envs} environments: the rollout", rollout),
+                (f"--set hidden={hp.hidden}: the networks", mlp_bytes(space, hp.hidden, copies))]
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)

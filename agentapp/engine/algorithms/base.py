@@ -89,9 +89,10 @@ class Algorithm(ABC):
         self.n_envs = n_envs
 
     @classmethod
-    def check_settings(cls, hp: Any, game: Game, game_params: Any) -> None:
-        """Raise UserError when *hp* cannot work on this game (called before a run starts, so
-        bad settings never reach a run folder). Most methods need no check."""
+    def check_settings(cls, hp: Any, game: Game, game_params: Any, n_envs: int = 1) -> None:
+        """Raise UserError when *hp* cannot work on this game with *n_envs* environments (called
+        before a run starts, so bad settings never reach a run folder). Most methods need no
+        check."""
         return None
 
     @abstractmethod
@@ -140,6 +141,11 @@ class Algorithm(ABC):
         """What the agent thinks of one observation (its Q-values, or its policy's
         probabilities and its critic's value), for a viewer to show beside the game; None when
         the method has nothing per-action to say (continuous actions)."""
+        return None
+
+    def broken_parameter(self) -> str | None:
+        """The first learned parameter that is no longer a finite number (named for the user),
+        or None. The loop asks before every save, so a NaN never overwrites a good checkpoint."""
         return None
 
     def live_frame(self) -> np.ndarray | None:

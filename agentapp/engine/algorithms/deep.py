@@ -12,6 +12,7 @@ starts them.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from agentapp.engine.vector import (
 )
 from agentapp.errors import UserError
 from agentapp.games.registry import DISCRETE_ACTIONS, PIXELS, VECTOR_OBS
-from agentapp.params import setting
+from agentapp.params import setting, shown
 from agentapp.plain import plain
 
 
@@ -72,15 +73,46 @@ def policy_insight(model: ActorCritic, obs: torch.Tensor) -> Insight | None:
 
 def parse_hidden(text: str) -> tuple[int, ...]:
     """``"64,64"`` -> ``(64, 64)``: hidden layer sizes as typed in ``--set hidden=64,64``."""
-    from agentapp.errors import UserError
-
     try:
         sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
     except ValueError:
         sizes = ()
     if not sizes or min(sizes) < 1:
-        raise UserError(f"--set hidden={text}: expected layer sizes like 64,64")
+        raise UserError(f"--set hidden={shown(text)}: expected layer sizes like 64,64")
     return sizes
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this machine has, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def obs_bytes(space: spaces.Space) -> int:
+    """Bytes one observation of *space* takes in a buffer (a Discrete index: an int64)."""
+    shape = space.shape or ()
+    itemsize = np.dtype(space.dtype).itemsize if space.dtype is not None else 8
+    return int(np.prod(shape, dtype=object)) * itemsize
+
+
+def mlp_bytes(space: spaces.Space, hidden: str, copies: int) -> int:
+    """Float32 parameters of the hidden layers on *space* (pixels: after a 512-wide torso), times
+    *copies* (weights, gradients, optimizer moments, target networks)."""
+    widths = [512 if is_pixels(space) else spaces.flatdim(space), *parse_hidden(hidden)]
+    return 4 * copies * sum(a * b + b for a, b in itertools.pairwise(widths))
+
+
+def check_memory(needs: list[tuple[str, int]]) -> None:
+    """UserError when the allocations *needs* add up to more than this machine's memory."""
+    total = physical_memory()
+    if total is None or not needs or sum(n for _, n in needs) <= total:
+        return
+    what, need = max(needs, key=lambda item: item[1])
+    gib = 2**30
+    raise UserError(f"{what} would need about {need / gib:.3g} GiB of memory, and this machine "
+                    f"has {total / gib:.3g} GiB")
 
 
 @dataclass(frozen=True)
@@ -107,18 +139,28 @@ class DeepAlgorithm(Algorithm):
     supports_envs: ClassVar[bool] = True
 
     @classmethod
-    def check_settings(cls, hp: Any, game, game_params: Any) -> None:
-        """The torso must fit the observations (no CNN on vectors); hidden sizes must parse."""
+    def check_settings(cls, hp: Any, game, game_params: Any, n_envs: int = 1) -> None:
+        """The torso must fit the observations (no CNN on vectors); hidden sizes must parse; the
+        buffers and networks must fit in this machine's memory (``buffer_size=1e12`` is refused
+        here, with one line, rather than failing to allocate inside a new run folder)."""
         probe = game.make(game_params)
+        space = probe.observation_space
         try:
-            make_encoder(probe.observation_space, hp.network)
+            make_encoder(space, hp.network)
         except ValueError as error:
             raise UserError(f"--set network={hp.network}: {error} ({game.id} gives "
-                            f"{game.observation or probe.observation_space})") from None
+                            f"{game.observation or space})") from None
         finally:
             probe.close()
         if hasattr(hp, "hidden"):
             parse_hidden(hp.hidden)
+        check_memory(cls.memory_needed(hp, space, n_envs))
+
+    @classmethod
+    def memory_needed(cls, hp: Any, space: spaces.Space, n_envs: int) -> list[tuple[str, int]]:
+        """``(what, bytes)`` of the large allocations the method makes up front: buffers and
+        networks. An estimate for refusing what cannot fit, not an exact account."""
+        return []
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
@@ -219,6 +261,17 @@ class DeepAlgorithm(Algorithm):
         for i in np.flatnonzero(mask):
             real[i] = infos["final_obs"][i]
         return real
+
+    def broken_parameter(self) -> str | None:
+        params = getattr(self, "params", None)
+        if not params:
+            return None
+        with torch.no_grad():  # one device round trip for the whole network
+            finite = torch.stack([torch.isfinite(t).all() for t in params])
+            if bool(finite.all()):
+                return None
+        index = int((~finite).nonzero()[0, 0])
+        return f"network parameter {index} (shape {tuple(params[index].shape)})"
 
     def live_frame(self) -> np.ndarray | None:
         """The newest frame the first environment's agent sees (pixel games: the last of its

@@ -26,7 +26,14 @@ from torch.nn import functional as F
 
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Iteration
-from agentapp.engine.algorithms.deep import DeepAlgorithm, DeepSettings, adam, parse_hidden
+from agentapp.engine.algorithms.deep import (
+    DeepAlgorithm,
+    DeepSettings,
+    adam,
+    mlp_bytes,
+    obs_bytes,
+    parse_hidden,
+)
 from agentapp.engine.buffers import ReplayBatch, ReplayBuffer
 from agentapp.engine.frame_replay import FrameReplayBuffer
 from agentapp.engine.insight import Q_VALUES, Insight
@@ -96,6 +103,17 @@ class DQN(DeepAlgorithm):
         self.buffer = self._replay_buffer()
         self.updates = 0
         self.last_target_update = 0
+
+    @classmethod
+    def memory_needed(cls, hp: Any, space, n_envs: int) -> list[tuple[str, int]]:
+        """The replay buffer (pixels: each frame once; else obs and next obs) and the online and
+        target networks with the gradients and Adam's moments of the online one."""
+        frame = obs_bytes(space) // (space.shape[0] if is_pixels(space) else 1)
+        per_transition = frame * (1 if is_pixels(space) else 2) + 8 + 12
+        capacity = hp.buffer_size if hp.replay else n_envs
+        return [(f"--set buffer_size={hp.buffer_size}: the replay buffer",
+                 capacity * per_transition),
+                (f"--set hidden={hp.hidden}: the networks", mlp_bytes(space, hp.hidden, 5))]
 
     def _replay_buffer(self) -> ReplayBuffer | FrameReplayBuffer:
         """Pixel games keep each frame once and rebuild the stacks when sampling (a 1M replay

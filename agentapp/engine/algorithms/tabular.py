@@ -113,6 +113,14 @@ class TDControlSettings:
     q_init: float = setting(0.0, "Initial value of every Q(s,a).")
 
 
+def _alpha_schedule(hp: Any, budget: int) -> schedules.Schedule:
+    """The step size alpha(t) the settings ask for; UserError when it cannot be built."""
+    try:
+        return schedules.make(hp.alpha_schedule, hp.alpha, hp.alpha_end, budget)
+    except ValueError as exc:
+        raise UserError(f"--set alpha_schedule={hp.alpha_schedule}: {exc}") from None
+
+
 class QTableMethod(Algorithm):
     """Base of the model-free tabular methods: a Q-table learned from observations.
 
@@ -125,6 +133,12 @@ class QTableMethod(Algorithm):
     requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
     step_unit = "steps"
 
+    @classmethod
+    def check_settings(cls, hp: Any, game, game_params: Any, n_envs: int = 1) -> None:
+        """The step-size schedule must be one that can be built (an exponential one cannot reach
+        0): refused before the run folder is made, not when the agent is."""
+        _alpha_schedule(hp, 1)
+
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
         self.gamma = resolve_gamma(game, game_params, hp.gamma)
@@ -136,10 +150,7 @@ class QTableMethod(Algorithm):
         self.epsilon_at = schedules.Linear(
             hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.epsilon_decay, self.budget)
         )
-        try:
-            self.alpha_at = schedules.make(hp.alpha_schedule, hp.alpha, hp.alpha_end, self.budget)
-        except ValueError as exc:
-            raise UserError(f"alpha_schedule={hp.alpha_schedule}: {exc}") from None
+        self.alpha_at = _alpha_schedule(hp, self.budget)
         self.steps = 0
         """Environment steps taken so far: what the schedules are functions of."""
         self.episodes = 0

@@ -181,6 +181,7 @@ class DashboardScreen(Screen[int]):
         self.log_event(text, event.step, "good")
 
     def _finished(self, event: RunFinished) -> None:
+        self.app.last_finished = event  # type: ignore[attr-defined]
         self.exit_code = exit_code_for(event.reason)
         self.paused = False
         level = "error" if event.reason == "failed" else (
@@ -196,6 +197,7 @@ class DashboardScreen(Screen[int]):
 
     def _fail(self, text: str) -> None:
         self.failure = text
+        self.app.last_failure = text  # type: ignore[attr-defined]
         self.log_event(text, None, "error")
         if self.exit_code is not None:
             return  # the run had already ended; the log says what went wrong after
