@@ -37,3 +37,33 @@ def tree_digest(root: Path) -> dict[str, str]:
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def refused(cli, folder: Path, *args: str, says: str) -> str:
+    """Run the CLI with *args* and check it refuses as bad input must: exit 2, one line on
+    stderr containing *says*, no traceback or usage text, nothing under *folder* changed.
+    Returns the line."""
+    before = tree_digest(folder)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output and "Usage:" not in result.stderr
+    assert says.lower() in lines[0].lower(), lines[0]
+    assert tree_digest(folder) == before
+    return lines[0]
+
+
+def wait_for_file(root: Path, pattern: str, proc, seconds: float = 120) -> Path:
+    """The first file under *root* matching *pattern* (a glob), waiting while the subprocess
+    *proc* runs; fails when it ends first or after *seconds*."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = next(iter(root.glob(pattern)), None)
+        if found is not None:
+            return found
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"no {pattern} under {root} within {seconds:g} s")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import tree_digest
+from tests.conftest import refused
 
 
 @pytest.fixture
@@ -18,15 +18,7 @@ def trained(cli, runs_dir) -> Path:
 
 
 def _rejects(cli, runs_dir: Path, *args: str, says: str) -> str:
-    before = tree_digest(runs_dir)
-    result = cli(*args)
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output and "Usage:" not in result.stderr
-    assert says.lower() in lines[0].lower(), lines[0]
-    assert tree_digest(runs_dir) == before
-    return lines[0]
+    return refused(cli, runs_dir, *args, says=says)
 
 
 def test_unknown_game_suggests_the_nearest(cli, runs_dir):

@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from agentapp import checkpoints
+from tests.conftest import wait_for_file
 
 
 def _start(runs_dir: Path) -> subprocess.Popen:
@@ -26,14 +26,7 @@ def _start(runs_dir: Path) -> subprocess.Popen:
 
 
 def _wait_for_checkpoint(runs_dir: Path, proc: subprocess.Popen) -> Path:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = list(runs_dir.glob("*/checkpoints/step_*.pt"))
-        if found:
-            return found[0].parent.parent
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.1)
-    raise AssertionError("no checkpoint within a minute")
+    return wait_for_file(runs_dir, "*/checkpoints/step_*.pt", proc, seconds=60).parent.parent
 
 
 @pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGINT, 130, "Ctrl+C"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import agentapp
-from tests.conftest import tree_digest
+from tests.conftest import refused
 
 SHIPPED = Path(agentapp.__file__).parent / "models"
 
@@ -20,16 +20,9 @@ def rejects(cli, runs_dir, tmp_path):
     """``rejects(*args, says=...)`` runs the CLI and checks the refusal; returns the line."""
 
     def check(*args: str, says: str) -> str:
-        before = tree_digest(tmp_path)
-        result = cli(*args)
-        assert result.exit_code == 2, result.output
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1, result.stderr
-        assert "Traceback" not in result.output and "Usage:" not in result.stderr
-        assert says.lower() in lines[0].lower(), lines[0]
-        assert tree_digest(tmp_path) == before  # runs and the offending files alike
+        line = refused(cli, tmp_path, *args, says=says)  # runs and the offending files alike
         assert not any(runs_dir.glob("*/lock"))
-        return lines[0]
+        return line
 
     return check
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from agentapp import checkpoints
 from agentapp.engine.sinks import read_metrics
+from tests.conftest import wait_for_file
 
 KILLS = 20
 SAVE_EVERY = 400
@@ -42,14 +43,7 @@ def _latest_step(run: Path) -> int:
 
 
 def _wait_for_first_checkpoint(runs_dir: Path, proc: subprocess.Popen) -> Path:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = list(runs_dir.glob("*/checkpoints/latest.pt"))
-        if found:
-            return found[0].parent.parent
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    raise AssertionError("no checkpoint within two minutes")
+    return wait_for_file(runs_dir, "*/checkpoints/latest.pt", proc).parent.parent
 
 
 def _wait_until_training(run: Path, since: int, proc: subprocess.Popen) -> None:
