@@ -47,8 +47,11 @@ def inspect_command(
     if view is not None and grid is not None:
         values, policy = cell_beliefs(env, view)
         data["values"] = _rows(values, grid)
-        data["policy"] = [[None if a is None else game.actions[a] for a in row]
-                          for row in _rows(policy, grid)]
+        # an action outside the list (-1) is a state with no single most probable action
+        data["policy"] = [[game.actions[a] if a is not None and 0 <= a < len(game.actions)
+                           else None for a in row] for row in _rows(policy, grid)]
+        if view.about:  # policy evaluation: which policy, and how far V is from its exact V
+            data["about"] = view.about
     env.close()
     if as_json:
         print_json(data)
@@ -68,11 +71,17 @@ def inspect_command(
         f"{k}={v}" for k, v in config["hyperparameters"].items()), markup=False)
     console.print("game settings: " + ", ".join(
         f"{k}={v}" for k, v in config["game_params"].items()), markup=False)
+    if "about" in data:
+        console.print("values of the evaluated policy: " + ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in data["about"].items()), markup=False)
     if "values" in data:
         if console.is_terminal:
             console.print(GridPicture(grid, values=values, policy=policy))
         else:
             console.print("V(s):", markup=False)
             console.print(value_text_grid(grid, values), markup=False)
-            console.print("greedy policy:", markup=False)
+            heading = "evaluated policy (· where no action is the most probable):" if (
+                "about" in data) else "greedy policy:"
+            console.print(heading, markup=False)
             console.print(policy_text_grid(grid, policy), markup=False)

@@ -225,11 +225,14 @@ class _Session:
         yield Metrics(p.step, {"eval/mean_return": result.mean, "eval/std_return": result.std})
         text = f"evaluation at step {p.step}: mean return {result.mean:.3f} ± {result.std:.3f}"
         yield Message(p.step, text)
-        if p.best_eval is None or result.mean > p.best_eval:
+        new_best = p.best_eval is None or result.mean > p.best_eval
+        if new_best and plan.algo_cls.improves_policy:
             self.check_parameters()
             p.best_eval = result.mean  # part of the payload: set it first
             path = self.write_checkpoint(self.payload(), self.ckpt_dir / "best.pt")
             yield CheckpointSaved(p.step, str(path), "best")
+        elif new_best:  # a fixed policy's evaluations differ only by chance: no best.pt
+            p.best_eval = result.mean
         self.write_status("running")
 
     def write_status(self, status: str, detail: str = "") -> None:

@@ -40,21 +40,22 @@ UP, RIGHT, DOWN, LEFT = range(4)
 
 
 class ChainEnv(gym.Env):
-    """Cells 0 - 1 - 2 - 3 in a row; start at 0; 0 moves left (staying put at 0), 1 moves right.
-    Entering 3 pays +1 and terminates; every other step pays 0."""
+    """Cells 0 - 1 - 2 - 3 in a row (*n_states* cells); start at 0; 0 moves left (staying put at
+    0), 1 moves right. Entering the last cell pays +1 and terminates; every other step pays 0."""
 
-    def __init__(self, max_steps: int = 50) -> None:
-        self.n_states, self.n_actions, self.max_steps = 4, 2, max_steps
-        self.observation_space = spaces.Discrete(4)
+    def __init__(self, max_steps: int = 50, n_states: int = 4) -> None:
+        self.n_states, self.n_actions, self.max_steps = n_states, 2, max_steps
+        self.observation_space = spaces.Discrete(n_states)
         self.action_space = spaces.Discrete(2)
-        self.P = [[self._outcomes(s, a) for a in range(2)] for s in range(4)]
+        self.P = [[self._outcomes(s, a) for a in range(2)] for s in range(n_states)]
         self.pos = self.t = 0
 
     def _outcomes(self, s: int, a: int) -> list[tuple[float, int, float, bool]]:
-        if s == 3:
-            return [(1.0, 3, 0.0, True)]
+        last = self.n_states - 1
+        if s == last:
+            return [(1.0, last, 0.0, True)]
         nxt = max(s - 1, 0) if a == 0 else s + 1
-        return [(1.0, nxt, 1.0 if nxt == 3 else 0.0, nxt == 3)]
+        return [(1.0, nxt, 1.0 if nxt == last else 0.0, nxt == last)]
 
     def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[int, dict]:
         super().reset(seed=seed)

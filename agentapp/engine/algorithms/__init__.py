@@ -5,20 +5,23 @@ from __future__ import annotations
 from agentapp.engine.algorithms.a2c import A2C
 from agentapp.engine.algorithms.base import Algorithm, Iteration, TabularView
 from agentapp.engine.algorithms.dqn import DQN
+from agentapp.engine.algorithms.linear_q import LinearQ
 from agentapp.engine.algorithms.mc_control import MonteCarloControl
+from agentapp.engine.algorithms.mc_evaluation import MCEvaluation
 from agentapp.engine.algorithms.policy_iteration import PolicyIteration
 from agentapp.engine.algorithms.ppo import PPO
 from agentapp.engine.algorithms.q_learning import QLearning
 from agentapp.engine.algorithms.reinforce import Reinforce
 from agentapp.engine.algorithms.sarsa import Sarsa
+from agentapp.engine.algorithms.td0 import TD0
 from agentapp.engine.algorithms.value_iteration import ValueIteration
 from agentapp.errors import UserError, did_you_mean
 from agentapp.games.registry import Game
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.name: cls
-    for cls in (ValueIteration, PolicyIteration, QLearning, Sarsa, MonteCarloControl,
-                DQN, Reinforce, A2C, PPO)
+    for cls in (ValueIteration, PolicyIteration, QLearning, Sarsa, MonteCarloControl, TD0,
+                MCEvaluation, LinearQ, DQN, Reinforce, A2C, PPO)
 }
 
 

@@ -43,6 +43,9 @@ class TabularView:
     """Greedy action for each observation (int array of length n_obs)."""
     q: np.ndarray | None = None
     """Q(o, a) when the method learns action values (n_obs x n_actions)."""
+    about: dict[str, Any] = field(default_factory=dict)
+    """What else to say about the values, for ``inspect``: policy evaluation names the evaluated
+    policy and the distance of V from its exact values (``v_error_rms``, ``v_max_error``)."""
 
 
 class Algorithm(ABC):
@@ -65,6 +68,10 @@ class Algorithm(ABC):
     """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
     supports_envs: ClassVar[bool] = False
     """Whether the method steps several environments at once (``--envs N``)."""
+    improves_policy: ClassVar[bool] = True
+    """Whether training changes how the agent acts. Policy evaluation acts with a fixed policy,
+    so its evaluations cannot pick a best checkpoint: no ``best.pt`` is written, and ``eval``,
+    ``watch`` and ``inspect`` use ``latest.pt`` (the final V)."""
 
     def __init__(
         self,

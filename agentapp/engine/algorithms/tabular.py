@@ -20,10 +20,10 @@ from gymnasium import spaces
 
 from agentapp.engine import schedules
 from agentapp.engine.algorithms.base import Algorithm, TabularView
+from agentapp.engine.algorithms.one_env import OneEnvEpisodes
 from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
 from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, Game
-from agentapp.games.snapshot import restore, snapshot
 from agentapp.params import setting
 from agentapp.plain import plain
 
@@ -121,7 +121,7 @@ def _alpha_schedule(hp: Any, budget: int) -> schedules.Schedule:
         raise UserError(f"--set alpha_schedule={hp.alpha_schedule}: {exc}") from None
 
 
-class QTableMethod(Algorithm):
+class QTableMethod(OneEnvEpisodes, Algorithm):
     """Base of the model-free tabular methods: a Q-table learned from observations.
 
     Subclasses implement :meth:`train_iteration` with their own update, and extend
@@ -158,30 +158,6 @@ class QTableMethod(Algorithm):
         self.obs = self._reset(seed=self.seed)
 
     # -- the episode in progress -------------------------------------------------------------
-
-    def _reset(self, seed: int | None = None) -> int:
-        obs, _ = self.env.reset(seed=seed)
-        self.episode_return = 0.0
-        self.episode_length = 0
-        return int(obs)
-
-    def _step(self, action: int) -> tuple[int, float, bool, bool]:
-        """Take *action* in the training env and count the step.
-
-        Returns ``(obs, reward, terminated, truncated)``.
-        """
-        obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.steps += 1
-        self.episode_return += float(reward)
-        self.episode_length += 1
-        return int(obs), float(reward), bool(terminated), bool(truncated)
-
-    def _finish_episode(self) -> tuple[float, int]:
-        """Record the episode that just ended and start the next one (``self.obs`` is set)."""
-        done = (self.episode_return, self.episode_length)
-        self.episodes += 1
-        self.obs = self._reset()
-        return done
 
     def schedule_metrics(self) -> dict[str, float]:
         return {
@@ -235,22 +211,6 @@ class QTableMethod(Algorithm):
             self.episode_length = int(state["episode_length"])
         else:  # an environment that cannot be put back mid-episode: start a new episode
             self.obs = self._reset(seed=self.seed + self.steps)
-
-    def _env_state(self) -> dict[str, Any] | None:
-        """The environment mid-episode: the gridworld's own state, else a generic snapshot of
-        any gymnasium environment (None when it cannot be taken)."""
-        if hasattr(self.env.unwrapped, "get_state"):
-            return plain(self.env.unwrapped.get_state())
-        return snapshot(self.env)
-
-    def _restore_env(self, saved: dict[str, Any] | None) -> bool:
-        if hasattr(self.env.unwrapped, "set_state"):
-            self.env.unwrapped.set_state(saved)
-            return True
-        return restore(self.env, saved)
-
-    def close(self) -> None:
-        self.env.close()
 
 
 @dataclass(frozen=True)
