@@ -41,7 +41,6 @@ from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
 from agentapp.games.registry import BOX_OBS, DISCRETE_ACTIONS, DISCRETE_OBS
 from agentapp.params import setting
-from agentapp.plain import plain
 
 
 @dataclass(frozen=True)
@@ -216,13 +215,7 @@ class LinearQ(OneEnvEpisodes, Algorithm):
     def state_dict(self) -> dict[str, Any]:
         return {
             "w": to_tensor(self.w),
-            "rng": plain(self.rng.bit_generator.state),
-            "env": self._env_state(),
-            "steps": self.steps,
-            "episodes": self.episodes,
-            "obs": plain(self.obs),
-            "episode_return": self.episode_return,
-            "episode_length": self.episode_length,
+            **self.episode_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -231,12 +224,4 @@ class LinearQ(OneEnvEpisodes, Algorithm):
             raise UserError(f"checkpoint weights have shape {w.shape}, these features "
                             f"({self.features}) need {self.w.shape}")
         self.w = w
-        self.rng.bit_generator.state = state["rng"]
-        self.steps = int(state["steps"])
-        self.episodes = int(state["episodes"])
-        if self._restore_env(state["env"]):
-            self.obs = self._as_obs(state["obs"])
-            self.episode_return = float(state["episode_return"])
-            self.episode_length = int(state["episode_length"])
-        else:  # an environment that cannot be put back mid-episode: start a new episode
-            self.obs = self._reset(seed=self.seed + self.steps)
+        self.load_episode_state(state)

@@ -16,10 +16,12 @@ from agentapp.plain import plain
 
 
 class OneEnvEpisodes:
-    """Mixin for an algorithm with ``self.env`` and the counters ``steps``, ``episodes``,
-    ``obs``, ``episode_return`` and ``episode_length``."""
+    """Mixin for an algorithm with ``self.env``, ``self.rng``, ``self.seed`` and the counters
+    ``steps``, ``episodes``, ``obs``, ``episode_return`` and ``episode_length``."""
 
     env: Any
+    rng: Any
+    seed: int
     steps: int
     episodes: int
     obs: Any
@@ -67,6 +69,32 @@ class OneEnvEpisodes:
             self.env.unwrapped.set_state(saved)
             return True
         return restore(self.env, saved)
+
+    def episode_state(self) -> dict[str, Any]:
+        """The checkpoint entries of the episode in progress: the generator, the environment,
+        the counters and the current observation (a method adds what it learned)."""
+        return {
+            "rng": plain(self.rng.bit_generator.state),
+            "env": self._env_state(),
+            "steps": self.steps,
+            "episodes": self.episodes,
+            "obs": plain(self.obs),
+            "episode_return": self.episode_return,
+            "episode_length": self.episode_length,
+        }
+
+    def load_episode_state(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`episode_state` saved; an environment that cannot be put back
+        mid-episode starts a new episode instead."""
+        self.rng.bit_generator.state = state["rng"]
+        self.steps = int(state["steps"])
+        self.episodes = int(state["episodes"])
+        if self._restore_env(state["env"]):
+            self.obs = self._as_obs(state["obs"])
+            self.episode_return = float(state["episode_return"])
+            self.episode_length = int(state["episode_length"])
+        else:
+            self.obs = self._reset(seed=self.seed + self.steps)
 
     def close(self) -> None:
         self.env.close()

@@ -34,7 +34,6 @@ from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.errors import UserError
 from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, MODEL, Game
 from agentapp.params import setting, shown
-from agentapp.plain import plain
 
 POLICY_HELP = (
     "The policy evaluated: random (uniform over the actions), optimal (greedy on value "
@@ -308,13 +307,7 @@ class PolicyEvaluator(OneEnvEpisodes, Algorithm):
         return {
             "v": to_tensor(self.v),
             "pi": to_tensor(self.pi),
-            "rng": plain(self.rng.bit_generator.state),
-            "env": self._env_state(),
-            "steps": self.steps,
-            "episodes": self.episodes,
-            "obs": self.obs,
-            "episode_return": self.episode_return,
-            "episode_length": self.episode_length,
+            **self.episode_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -323,12 +316,4 @@ class PolicyEvaluator(OneEnvEpisodes, Algorithm):
             raise UserError(f"checkpoint V has shape {v.shape}, this game needs {self.v.shape}")
         self.v = v
         self._set_policy(pi)
-        self.rng.bit_generator.state = state["rng"]
-        self.steps = int(state["steps"])
-        self.episodes = int(state["episodes"])
-        if self._restore_env(state["env"]):
-            self.obs = int(state["obs"])
-            self.episode_return = float(state["episode_return"])
-            self.episode_length = int(state["episode_length"])
-        else:  # an environment that cannot be put back mid-episode: start a new episode
-            self.obs = self._reset(seed=self.seed + self.steps)
+        self.load_episode_state(state)

@@ -25,7 +25,6 @@ from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
 from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, Game
 from agentapp.params import setting
-from agentapp.plain import plain
 
 if TYPE_CHECKING:
     import torch
@@ -186,13 +185,7 @@ class QTableMethod(OneEnvEpisodes, Algorithm):
     def state_dict(self) -> dict[str, Any]:
         return {
             "q": to_tensor(self.q),
-            "rng": plain(self.rng.bit_generator.state),
-            "env": self._env_state(),
-            "steps": self.steps,
-            "episodes": self.episodes,
-            "obs": self.obs,
-            "episode_return": self.episode_return,
-            "episode_length": self.episode_length,
+            **self.episode_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -202,15 +195,7 @@ class QTableMethod(OneEnvEpisodes, Algorithm):
                 f"checkpoint Q-table has shape {q.shape}, this game needs {self.q.shape}"
             )
         self.q = q
-        self.rng.bit_generator.state = state["rng"]
-        self.steps = int(state["steps"])
-        self.episodes = int(state["episodes"])
-        if self._restore_env(state["env"]):
-            self.obs = int(state["obs"])
-            self.episode_return = float(state["episode_return"])
-            self.episode_length = int(state["episode_length"])
-        else:  # an environment that cannot be put back mid-episode: start a new episode
-            self.obs = self._reset(seed=self.seed + self.steps)
+        self.load_episode_state(state)
 
 
 @dataclass(frozen=True)
