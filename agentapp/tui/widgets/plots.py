@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from plotext._dict import themes as plotext_themes
 from rich.text import Text
 from textual.app import RenderResult
 from textual.content import Content
@@ -37,6 +38,12 @@ CPU_SHARE = 0.01
 LOSS_PRIORITY = ("losses/td_loss", "losses/value_loss", "losses/bellman_residual",
                  "losses/td_error", "losses/policy_loss")
 """Which loss is shown first: the one that says most about whether the method learns."""
+
+
+def _rgb(color, fallback: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A Rich colour as an RGB triple (plotext's form), *fallback* when it has none."""
+    triplet = color.get_truecolor() if color is not None else None
+    return (triplet.red, triplet.green, triplet.blue) if triplet else fallback
 
 
 def wants_log_scale(series: Series) -> bool:
@@ -107,16 +114,41 @@ class HistoryPlot(PlotextPlot):
         """Hand the data to ``self.plt`` (already cleared) for a plot *width* cells wide."""
         raise NotImplementedError
 
+    def _get_plotext_theme_name(self, app_theme_name: str) -> str:
+        """A plotext theme made from this widget's own resolved colours, registered on first use.
+
+        textual-plotext registers a theme when the app's theme-changed signal arrives; a plot
+        built before that (or from variables not yet updated) came out in plotext's default
+        black. Deriving the theme from the widget's current style at build time cannot lag."""
+        style = self.rich_style
+        canvas = _rgb(style.bgcolor, (0, 0, 0))
+        ink = _rgb(style.color, (255, 255, 255))
+        name = f"agentapp-{canvas}-{ink}"
+        if name not in plotext_themes:
+            plotext_themes[name] = (canvas, canvas, ink, "default",
+                                    list(plotext_themes["default"][4]))
+        return name
+
+    def _register_theme(self, app_theme_name: str) -> None:
+        """The theme is derived at build time (see :meth:`_get_plotext_theme_name`)."""
+        self.refresh()
+
+    def _palette(self) -> tuple:
+        """The colours a drawing uses: the widget's own and its components'."""
+        components = sorted(self.COMPONENT_CLASSES)
+        return (str(self.rich_style),
+                *(str(self.get_component_rich_style(name)) for name in components))
+
     def rgb(self, component: str) -> tuple[int, int, int]:
-        color = self.get_component_rich_style(component).color
-        triplet = color.get_truecolor() if color is not None else None
-        return (triplet.red, triplet.green, triplet.blue) if triplet else (128, 128, 128)
+        return _rgb(self.get_component_rich_style(component).color, (128, 128, 128))
 
     def render(self) -> RenderResult:
         if self.history is None or not self.has_data():
             return Text(self.placeholder, style=self.get_component_rich_style("plot--empty"),
                         justify="center")
-        key = (self.size, self.app.theme, self._version)
+        # The colours themselves are part of the key: a theme switch restyles the widget a
+        # moment after ``app.theme`` changes, and a plot built in between must not stay stale.
+        key = (self.size, self._version, self._palette())
         if key != self._built_key or self._built is None:
             began = time.perf_counter()
             self.plt.clear_figure()
