@@ -16,7 +16,7 @@ from agentapp.engine.algorithms.sarsa import Sarsa
 from agentapp.engine.algorithms.td0 import TD0
 from agentapp.engine.algorithms.value_iteration import ValueIteration
 from agentapp.errors import UserError, did_you_mean
-from agentapp.games.registry import Game
+from agentapp.games.registry import CONTINUOUS_ACTIONS, Game
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.name: cls
@@ -38,6 +38,11 @@ def get(name: str) -> type[Algorithm]:
 def unsuitable_reason(cls: type[Algorithm], game: Game, params: object = None) -> str | None:
     """Why *cls* cannot train on *game* with *params* (None when it can)."""
     offered = game.capabilities(params)
+    if not cls.action_kinds & offered:
+        if CONTINUOUS_ACTIONS in offered:
+            return (f"{cls.name} chooses among a finite set of actions and {game.id} has "
+                    "continuous actions")
+        return f"{cls.name} needs continuous actions and {game.id} has discrete ones"
     missing = cls.requires - offered
     if missing:
         return f"{cls.name} needs a game with {', '.join(sorted(missing))}"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agentapp.engine.insight import Insight
-from agentapp.games.registry import Game
+from agentapp.games.registry import DISCRETE_ACTIONS, Game
 
 
 @dataclass
@@ -64,6 +64,10 @@ class Algorithm(ABC):
     requires_any: ClassVar[frozenset[str]] = frozenset()
     """Capabilities of which the game must offer at least one (neural methods: vectors or
     pixels)."""
+    action_kinds: ClassVar[frozenset[str]] = frozenset({DISCRETE_ACTIONS})
+    """The kinds of action space the method can act in: value methods pick an action by its
+    value, so they need a finite set; policy-gradient methods add ``CONTINUOUS_ACTIONS``
+    (a Gaussian policy)."""
     step_unit: ClassVar[str] = "steps"
     """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
     supports_envs: ClassVar[bool] = False

@@ -34,7 +34,7 @@ from agentapp.engine.vector import (
     snapshot_vector,
 )
 from agentapp.errors import UserError
-from agentapp.games.registry import DISCRETE_ACTIONS, PIXELS, VECTOR_OBS
+from agentapp.games.registry import PIXELS, VECTOR_OBS
 from agentapp.params import setting, shown
 from agentapp.plain import plain
 
@@ -133,7 +133,7 @@ class DeepSettings:
 class DeepAlgorithm(Algorithm):
     """Base of the neural methods; subclasses build networks and implement ``train_iteration``."""
 
-    requires: ClassVar[frozenset[str]] = frozenset({DISCRETE_ACTIONS})
+    requires: ClassVar[frozenset[str]] = frozenset()
     requires_any: ClassVar[frozenset[str]] = frozenset({VECTOR_OBS, PIXELS})
     step_unit: ClassVar[str] = "steps"
     supports_envs: ClassVar[bool] = True

@@ -39,7 +39,7 @@ from agentapp.engine.algorithms.tabular import (
 from agentapp.engine.features import OneHot, TileCoding, feature_map
 from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
-from agentapp.games.registry import BOX_OBS, DISCRETE_ACTIONS, DISCRETE_OBS
+from agentapp.games.registry import BOX_OBS, DISCRETE_OBS
 from agentapp.params import setting
 
 
@@ -95,7 +95,7 @@ class LinearQ(OneEnvEpisodes, Algorithm):
     summary = ("Q-learning with Q(s,a) = w_a · x(s) on one-hot or tile-coded features: "
                "semi-gradient TD steps.")
     Hyperparameters = LinearQSettings
-    requires = frozenset({DISCRETE_ACTIONS})
+    requires = frozenset()
     requires_any = frozenset({DISCRETE_OBS, BOX_OBS})
     step_unit = "steps"
 

@@ -32,7 +32,7 @@ from agentapp.engine.algorithms.tabular import (
 )
 from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.errors import UserError
-from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, MODEL, Game
+from agentapp.games.registry import DISCRETE_OBS, MODEL, Game
 from agentapp.params import setting, shown
 
 POLICY_HELP = (
@@ -197,7 +197,7 @@ class PolicyEvaluator(OneEnvEpisodes, Algorithm):
     lives in the instance and in the environment's snapshot, as for the control methods.
     """
 
-    requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
+    requires = frozenset({DISCRETE_OBS})
     step_unit = "steps"
     improves_policy = False
 

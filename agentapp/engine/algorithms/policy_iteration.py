@@ -34,7 +34,7 @@ import numpy as np
 from agentapp.engine.algorithms.base import Iteration
 from agentapp.engine.algorithms.tabular import Planner, action_values, to_array, to_tensor
 from agentapp.errors import UserError
-from agentapp.games.registry import DISCRETE_ACTIONS, MODEL
+from agentapp.games.registry import MODEL
 from agentapp.params import setting
 
 
@@ -61,7 +61,7 @@ class PolicyIteration(Planner):
     title = "Policy iteration"
     summary = "Dynamic programming: evaluate the policy, make it greedy, repeat until it is stable."
     Hyperparameters = PolicyIterationSettings
-    requires = frozenset({MODEL, DISCRETE_ACTIONS})
+    requires = frozenset({MODEL})
     step_unit = "sweeps"
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:

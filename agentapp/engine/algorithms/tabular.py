@@ -23,7 +23,7 @@ from agentapp.engine.algorithms.base import Algorithm, TabularView
 from agentapp.engine.algorithms.one_env import OneEnvEpisodes
 from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
-from agentapp.games.registry import DISCRETE_ACTIONS, DISCRETE_OBS, Game
+from agentapp.games.registry import DISCRETE_OBS, Game
 from agentapp.params import setting
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class QTableMethod(OneEnvEpisodes, Algorithm):
     environment's own snapshot, so where iteration boundaries fall never changes the result.
     """
 
-    requires = frozenset({DISCRETE_OBS, DISCRETE_ACTIONS})
+    requires = frozenset({DISCRETE_OBS})
     step_unit = "steps"
 
     @classmethod

@@ -21,7 +21,7 @@ import numpy as np
 from agentapp.engine.algorithms.base import Iteration
 from agentapp.engine.algorithms.tabular import Planner, action_values, to_array, to_tensor
 from agentapp.errors import UserError
-from agentapp.games.registry import DISCRETE_ACTIONS, MODEL
+from agentapp.games.registry import MODEL
 from agentapp.params import setting
 
 
@@ -47,7 +47,7 @@ class ValueIteration(Planner):
     title = "Value iteration"
     summary = "Dynamic programming: sweep V(s) <- max_a E[r + gamma V(s')] until it stops changing."
     Hyperparameters = ValueIterationSettings
-    requires = frozenset({MODEL, DISCRETE_ACTIONS})
+    requires = frozenset({MODEL})
     step_unit = "sweeps"
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
