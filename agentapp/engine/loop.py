@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentapp import checkpoints, runs
-from agentapp.engine.algorithms.base import Algorithm, Iteration
+from agentapp.engine.algorithms.base import Algorithm, Iteration, TrainingBroken
 from agentapp.engine.control import Control
 from agentapp.engine.device import configure_threads
 from agentapp.engine.evaluate import TRAINING_EVAL_SEED, evaluate
@@ -110,12 +110,6 @@ def _prune_orphan_side_files(folder: Path) -> None:
     for side in folder.glob("step_*.*.pt"):
         if not side.with_name(side.name.split(".", 1)[0] + ".pt").exists():
             side.unlink(missing_ok=True)
-
-
-class TrainingBroken(Exception):
-    """Training cannot go on without losing or spoiling what is saved: a parameter is no longer
-    a finite number, or a checkpoint cannot be written (disk full, read-only folder). The run
-    ends as failed with this one-line message; the previous checkpoint is left as it was."""
 
 
 class _Session:
@@ -302,7 +296,11 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
             continue
         if p.step >= plan.total_steps:
             break
-        it: Iteration = s.agent.train_iteration(plan.total_steps - p.step)
+        try:
+            it: Iteration = s.agent.train_iteration(plan.total_steps - p.step)
+        except TrainingBroken as exc:  # the method's own machinery failed (an A3C worker)
+            reason, detail = "failed", str(exc)
+            break
         p.step += it.steps
         for ret, length in it.episodes:
             p.episodes += 1

@@ -27,6 +27,14 @@ ATARI: dict[tuple[str, str], dict[str, Any]] = {
         "vf_coef": 0.25, "gae_lambda": 1.0, "gamma": 0.99, "max_grad_norm": 0.5,
         "eval_every": 250_000, "save_every": 250_000,
     },
+    # A3C (Mnih et al. 2016: t_max 5, RMSprop statistics shared by the workers, entropy 0.01);
+    # the rest as A2C above, so that the two compare on equal terms. Workers: the CPU count (the
+    # paper used 16). Not yet measured on Atari here.
+    ("atari", "a3c"): {
+        "steps": 10_000_000, "n_steps": 5, "learning_rate": 7e-4, "optimizer": "rmsprop",
+        "rms_alpha": 0.99, "eps": 1e-5, "ent_coef": 0.01, "vf_coef": 0.25, "gae_lambda": 1.0,
+        "gamma": 0.99, "max_grad_norm": 0.5, "eval_every": 250_000, "save_every": 250_000,
+    },
     # DQN (Mnih et al. 2015 with Adam, as RL Zoo tunes it)
     ("atari", "dqn"): {
         "steps": 10_000_000, "buffer_size": 100_000, "learning_rate": 1e-4, "batch_size": 32,

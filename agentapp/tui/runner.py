@@ -16,7 +16,9 @@ start or a crash a :class:`Failure` (one line for the user), and finally :data:`
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
@@ -144,6 +146,20 @@ class ThreadRunner(_OnAThread):
         self.control.stop(reason)
 
 
+def _end_if_alive(process: Any) -> None:
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+
+
+def _watch_parent(control: Any) -> None:
+    """Stop training (which saves) when the process that started this one is gone."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    control.stop("interrupted")
+
+
 def _child(config: Any, events: Any, requests: Any) -> None:
     """The training process: runs the loop, sends events, obeys requests from the UI."""
     import signal
@@ -168,6 +184,7 @@ def _child(config: Any, events: Any, requests: Any) -> None:
                 control.stop(request.split(":", 1)[1])
 
     threading.Thread(target=obey, daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(control,), daemon=True).start()
     try:
         for event in _train_events(config, control):
             events.put(event)
@@ -185,13 +202,19 @@ class ProcessRunner(Runner):
         self.config = config
         self._events = context.Queue()
         self._requests = context.Queue()
+        # not daemonic: a daemonic process may not start processes of its own (A3C's
+        # workers); :meth:`start` makes sure it still ends with the app
         self._process = context.Process(target=_child, args=(config, self._events, self._requests),
-                                        name="agentapp-training", daemon=True)
+                                        name="agentapp-training", daemon=False)
         self._reader: threading.Thread | None = None
         self._paused = False
 
     def start(self, post: Post) -> None:
         self._process.start()
+        # run before multiprocessing's own exit handler, which would wait for the process:
+        # an app that leaves at once (a second Ctrl+C) ends its training process too, as a
+        # daemonic one would be (every checkpoint on disk is whole: they are written atomically)
+        atexit.register(_end_if_alive, self._process)
 
         def read() -> None:
             while True:

@@ -19,6 +19,13 @@ from agentapp.engine.insight import Insight
 from agentapp.games.registry import DISCRETE_ACTIONS, Game
 
 
+class TrainingBroken(Exception):
+    """Training cannot go on without losing or spoiling what is saved: a parameter is no longer
+    a finite number, a checkpoint cannot be written (disk full, read-only folder), or a method's
+    own machinery failed (an asynchronous worker died). The run ends as failed with this
+    one-line message; the previous checkpoint is left as it was."""
+
+
 @dataclass
 class Iteration:
     """What one call of :meth:`Algorithm.train_iteration` did."""
