@@ -80,8 +80,9 @@ def list_command(
     for g in data["games"]:
         ordered = [g["default_algo"]] + [a for a in g["algorithms"] if a != g["default_algo"]]
         actions = g.get("actions") or []
-        seen = g["observation"] + (f"\n{len(actions)} actions: {' '.join(actions)}"
-                                   if actions else "")
+        continuous = "continuous-actions" in g["capabilities"]
+        count = "" if continuous else f"{len(actions)} "
+        seen = g["observation"] + (f"\n{count}actions: {' '.join(actions)}" if actions else "")
         games.add_row(g["id"], g["description"], seen, ", ".join(a for a in ordered if a))
     algos = Table(title="Algorithms", title_justify="left")
     algos.add_column("algo", no_wrap=True, style="bold")
@@ -96,15 +97,23 @@ def list_command(
 
 
 def _print_presets(console: Console, data: dict[str, Any]) -> None:
-    table = Table(title="Presets (override any value with --set key=value)", title_justify="left")
+    rows = [(g["id"], algo, f"{p['steps']:,}", str(p["envs"]),
+             ", ".join(f"{k}={v}" for k, v in p["hyperparameters"].items())
+             or "the method's defaults")
+            for g in data["games"] for algo, p in g["presets"].items()]
+    title = "Presets (override any value with --set key=value)"
+    if console.width < 120:  # too narrow for a table: one block per preset, nothing cut
+        console.print(title, style="bold")
+        for game, algo, steps, envs, settings in rows:
+            console.print(f"{game} --algo {algo}: {steps} steps, {envs} envs", style="bold")
+            console.print(f"  {settings}")
+        return
+    table = Table(title=title, title_justify="left")
     table.add_column("game", no_wrap=True, style="bold")
     table.add_column("algo", no_wrap=True)
     table.add_column("steps", justify="right")
     table.add_column("envs", justify="right")
     table.add_column("settings")
-    for g in data["games"]:
-        for algo, p in g["presets"].items():
-            settings = ", ".join(f"{k}={v}" for k, v in p["hyperparameters"].items())
-            table.add_row(g["id"], algo, f"{p['steps']:,}", str(p["envs"]),
-                          settings or "the method's defaults")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)

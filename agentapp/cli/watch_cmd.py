@@ -93,7 +93,8 @@ def _cartpole_picture(player, console: Console):
 
 def _beside(shown, player, game, episodes: int):
     """The picture with, at its right, the episode, step, score and action, and the agent's
-    thoughts (probabilities or Q-values as bars, and its value estimate)."""
+    thoughts (probabilities or Q-values as bars, and its value estimate). A continuous action
+    is shown as its numbers, with what it means (``torque in [-2, 2]``)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -105,8 +106,13 @@ def _beside(shown, player, game, episodes: int):
     facts.append(f"action {player.action_label or '—'}")
     if player.action is not None:
         facts.append(f" ({player.reward:+.2f})", style="dim")
-    side = Group(facts, "", InsightPanel(player.insight, game.actions, player.action,
-                                         width=SIDE_WIDTH))
+    from gymnasium.spaces import Box
+
+    if isinstance(player.env.action_space, Box):  # a Gaussian policy: no per-action numbers
+        thoughts = Text("\n".join(game.actions) or "continuous actions", style="dim")
+    else:
+        thoughts = InsightPanel(player.insight, game.actions, player.action, width=SIDE_WIDTH)
+    side = Group(facts, "", thoughts)
     grid = Table.grid(padding=(0, 2))
     grid.add_column()
     grid.add_column(width=SIDE_WIDTH)

@@ -5,6 +5,9 @@ by side, one batch of observations per step, so a network agent answers all of t
 forward pass. Stochastic action choices draw from one generator seeded with ``seed``. The same
 agent, seed and settings therefore always give the same numbers, and the protocol string that
 travels with every report says exactly what was measured.
+
+Continuous actions (a Gaussian policy: its mean when greedy, a sample otherwise) are clipped to
+the action space's bounds before each step, as in training.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from agentapp.engine.algorithms.base import Algorithm
 from agentapp.games import Game
@@ -79,6 +83,13 @@ def evaluate(
                       protocol(game, params, episodes, seed, greedy))
 
 
+def within_bounds(space: spaces.Space, actions: Any) -> Any:
+    """*actions* clipped to a Box action space's bounds (in its dtype); others unchanged."""
+    if not isinstance(space, spaces.Box):
+        return actions
+    return np.clip(np.asarray(actions), space.low, space.high).astype(space.dtype, copy=False)
+
+
 def _play_side_by_side(agent, game, params, episodes, seed, greedy, rng):
     """One environment per episode, stepped in lockstep: a batch of observations per step."""
     envs = [game.make(params) for _ in range(episodes)]
@@ -88,6 +99,7 @@ def _play_side_by_side(agent, game, params, episodes, seed, greedy, rng):
         active = list(range(episodes))
         while active:
             actions = agent.act_batch(np.stack([obs[i] for i in active]), greedy, rng)
+            actions = within_bounds(envs[0].action_space, actions)
             still = []
             for i, action in zip(active, actions, strict=True):
                 obs[i], reward, terminated, truncated, _ = envs[i].step(action)

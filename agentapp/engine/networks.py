@@ -184,8 +184,9 @@ class ActorCritic(_Network):
     ``shared=True`` puts both heads on one torso. ``value=False`` builds no critic (REINFORCE
     without a baseline). Discrete actions get a categorical policy over logits; Box actions a
     diagonal Gaussian whose log standard deviation is a learned, state-independent parameter
-    (initially 0). Gaussian actions are not squashed: the algorithm clips them to the bounds when
-    it steps the environment, and learns from the unclipped sample.
+    (initially *log_std_init*, 0 by default: a standard deviation of 1). Gaussian actions are not
+    squashed: the algorithm clips them to the bounds when it steps the environment, and learns
+    from the unclipped sample.
     """
 
     def __init__(
@@ -197,6 +198,7 @@ class ActorCritic(_Network):
         shared: bool = False,
         value: bool = True,
         network: str = "auto",
+        log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
         self.encoder = make_encoder(obs_space, network)
@@ -208,7 +210,7 @@ class ActorCritic(_Network):
         if self.continuous:
             self.action_shape: tuple[int, ...] = tuple(action_space.shape)
             n_out = int(np.prod(self.action_shape, dtype=np.int64))
-            self.log_std = nn.Parameter(torch.zeros(n_out))
+            self.log_std = nn.Parameter(torch.full((n_out,), float(log_std_init)))
         elif isinstance(action_space, spaces.Discrete):
             self.action_shape = ()
             n_out = int(action_space.n)

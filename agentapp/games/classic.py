@@ -1,11 +1,13 @@
 """Classic control (and any other gymnasium environment) in the game registry.
 
 Two families live here. ``classic`` names the well-known benchmarks by the short names people type
-(``cartpole``, ``acrobot``, ``mountaincar``, and ``lunarlander`` when Box2D is installed); each
-short name is also an alias, so ``cartpole`` and ``classic:cartpole`` are the same game, whose id is
-``cartpole``. ``gym`` takes any registered gymnasium id (``gym:CartPole-v0``,
-``gym:FrozenLake-v1``) whose observations are a flat Box or Discrete and whose actions are Discrete
-or a flat Box; anything else is refused with one line saying what is wrong.
+(``cartpole``, ``acrobot``, ``mountaincar``, ``lunarlander`` when Box2D is installed, and the two
+with continuous actions, ``pendulum`` and ``mountaincar-continuous``, which only the
+policy-gradient methods can play: a Gaussian policy); each short name is also an alias, so
+``cartpole`` and ``classic:cartpole`` are the same game, whose id is ``cartpole``. ``gym`` takes
+any registered gymnasium id (``gym:CartPole-v0``, ``gym:FrozenLake-v1``) whose observations are a
+flat Box or Discrete and whose actions are Discrete or a flat Box; anything else is refused with
+one line saying what is wrong.
 
 Episodes end where gymnasium's own time limit says, settable with ``--set max_episode_steps=N``.
 """
@@ -43,6 +45,7 @@ class _Known:
     actions: tuple[str, ...]
     needs: tuple[str, ...] = ()  # importable modules it needs beyond gymnasium
     default_algo: str = "ppo"  # the method whose preset learns the game (see presets/classic.py)
+    continuous: bool = False  # Box actions (a Gaussian policy) instead of a few named ones
 
 
 KNOWN: dict[str, _Known] = {
@@ -71,11 +74,28 @@ KNOWN: dict[str, _Known] = {
         ("none", "left engine", "main engine", "right engine"),
         needs=("Box2D", "pygame"),
     ),
+    "pendulum": _Known(
+        "Pendulum-v1",
+        "Swing a pendulum up and hold it upright",
+        "Box(3,) cos and sin of the angle, angular velocity",
+        ("torque in [-2, 2]",),
+        continuous=True,
+    ),
+    "mountaincar-continuous": _Known(
+        "MountainCarContinuous-v0",
+        "Rock an underpowered car up a hill, paying for fuel",
+        "Box(2,) position, velocity",
+        ("force in [-1, 1]",),
+        continuous=True,
+    ),
 }
-"""Friendly names: what users type, in listing order."""
+"""Friendly names: what users type, in listing order. A game with continuous actions names its
+one action by what it is and its range."""
 
-# Every friendly game has flat Box observations and Discrete actions.
+# Every friendly game has flat Box observations; its actions are Discrete or a flat Box.
 _KNOWN_CAPS = frozenset({registry.BOX_OBS, registry.VECTOR_OBS, registry.DISCRETE_ACTIONS})
+_KNOWN_CONTINUOUS_CAPS = frozenset({registry.BOX_OBS, registry.VECTOR_OBS,
+                                    registry.CONTINUOUS_ACTIONS})
 _BY_ENV_ID = {known.env_id: known for known in KNOWN.values()}
 _INSTALL_HINT = 'pip install "gymnasium[box2d]"'
 
@@ -171,7 +191,7 @@ def _known_game(name: str) -> registry.Game:
     return _game(
         name,
         known.env_id,
-        _KNOWN_CAPS,
+        _KNOWN_CONTINUOUS_CAPS if known.continuous else _KNOWN_CAPS,
         description=f"{known.description} (gymnasium {known.env_id})",
         observation=known.observation,
         actions=known.actions,

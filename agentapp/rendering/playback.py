@@ -80,6 +80,16 @@ def action_note(game: Any, action: Any, reward: float, terminated: bool, truncat
     return f" · {action_name(game, action)} {reward:+.2f}{cut}"
 
 
+def within_bounds(space: Any, action: Any) -> Any:
+    """A continuous (Box) action clipped to the space's bounds, as training and evaluation
+    step it, so the picture shows what the game was given; other actions unchanged."""
+    from gymnasium.spaces import Box  # here: `agentapp --help` imports no gymnasium
+
+    if not isinstance(space, Box):
+        return action
+    return np.clip(np.asarray(action), space.low, space.high).astype(space.dtype)
+
+
 class Player:
     """An agent playing episodes of one env, one step per :meth:`step`.
 
@@ -141,6 +151,7 @@ class Player:
             return
         self._consider()
         action = self.agent.act(self.obs, self.greedy, self.rng)
+        action = within_bounds(self.env.action_space, action)
         self.obs, reward, self.terminated, self.truncated, self.info = self.env.step(action)
         self._insight_is_current = False
         self.action, self.reward = action, float(reward)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from agentapp.engine.algorithms.a2c import A2C
+from agentapp.engine.algorithms.a3c import A3C
 from agentapp.engine.algorithms.base import Algorithm, Iteration, TabularView
 from agentapp.engine.algorithms.dqn import DQN
+from agentapp.engine.algorithms.finite_difference import FiniteDifference
 from agentapp.engine.algorithms.linear_q import LinearQ
 from agentapp.engine.algorithms.mc_control import MonteCarloControl
 from agentapp.engine.algorithms.mc_evaluation import MCEvaluation
 from agentapp.engine.algorithms.policy_iteration import PolicyIteration
 from agentapp.engine.algorithms.ppo import PPO
 from agentapp.engine.algorithms.q_learning import QLearning
+from agentapp.engine.algorithms.regression_gradient import RegressionGradient
 from agentapp.engine.algorithms.reinforce import Reinforce
+from agentapp.engine.algorithms.reinforce_is import ReinforceIS
+from agentapp.engine.algorithms.restricted_step import RestrictedStep
 from agentapp.engine.algorithms.sarsa import Sarsa
 from agentapp.engine.algorithms.td0 import TD0
+from agentapp.engine.algorithms.trpo import TRPO
 from agentapp.engine.algorithms.value_iteration import ValueIteration
 from agentapp.errors import UserError, did_you_mean
 from agentapp.games.registry import CONTINUOUS_ACTIONS, Game
@@ -21,7 +27,8 @@ from agentapp.games.registry import CONTINUOUS_ACTIONS, Game
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.name: cls
     for cls in (ValueIteration, PolicyIteration, QLearning, Sarsa, MonteCarloControl, TD0,
-                MCEvaluation, LinearQ, DQN, Reinforce, A2C, PPO)
+                MCEvaluation, LinearQ, DQN, Reinforce, A2C, A3C, PPO, TRPO, RestrictedStep,
+                ReinforceIS, FiniteDifference, RegressionGradient)
 }
 
 

@@ -25,6 +25,7 @@ from agentapp.engine.algorithms.deep import (
 from agentapp.engine.buffers import RolloutBuffer
 from agentapp.engine.insight import Insight
 from agentapp.engine.networks import ActorCritic
+from agentapp.games.registry import CONTINUOUS_ACTIONS, DISCRETE_ACTIONS
 from agentapp.params import setting
 
 
@@ -40,11 +41,16 @@ class ActorCriticSettings(DeepSettings):
     hidden: str = setting("64,64", "Hidden layer sizes of the actor and the critic.")
     activation: str = setting("tanh", "Hidden activation.", choices=("tanh", "relu"))
     shared: bool = setting(False, "One torso for actor and critic instead of two.")
+    log_std_init: float = setting(0.0, "Initial log standard deviation of the Gaussian policy "
+                                  "(continuous actions; 0: std 1).", low=-20.0, high=2.0)
 
 
 class ActorCriticMethod(DeepAlgorithm):
     """Base of A2C and PPO. Their settings extend :class:`ActorCriticSettings` with ``n_steps``
     and ``gae_lambda``; subclasses create ``self.optimizer``."""
+
+    # a categorical policy for a few named actions, a diagonal Gaussian for a Box
+    action_kinds = frozenset({DISCRETE_ACTIONS, CONTINUOUS_ACTIONS})
 
     @classmethod
     def memory_needed(cls, hp: Any, space, n_envs: int) -> list[tuple[str, int]]:
@@ -60,6 +66,7 @@ class ActorCriticMethod(DeepAlgorithm):
         self.model = ActorCritic(
             self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
             activation=hp.activation, shared=hp.shared, network=hp.network,
+            log_std_init=hp.log_std_init,
         ).to(self.torch_device)
         self.params = list(self.model.parameters())
         obs_dtype = self.as_tensor(self.observation_space.sample()).dtype

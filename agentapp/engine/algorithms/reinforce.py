@@ -32,6 +32,7 @@ from agentapp.engine.algorithms.deep import (
 from agentapp.engine.insight import Insight
 from agentapp.engine.networks import ActorCritic
 from agentapp.engine.returns import discounted_returns
+from agentapp.games.registry import CONTINUOUS_ACTIONS, DISCRETE_ACTIONS
 from agentapp.params import setting
 
 
@@ -52,6 +53,8 @@ class ReinforceSettings(DeepSettings):
                                    low=0.0)
     hidden: str = setting("64,64", "Hidden layer sizes.")
     activation: str = setting("tanh", "Hidden activation.", choices=("tanh", "relu"))
+    log_std_init: float = setting(0.0, "Initial log standard deviation of the Gaussian policy "
+                                  "(continuous actions; 0: std 1).", low=-20.0, high=2.0)
 
 
 class Reinforce(DeepAlgorithm):
@@ -61,12 +64,14 @@ class Reinforce(DeepAlgorithm):
     title = "REINFORCE"
     summary = "Monte-Carlo policy gradient: grad log pi(a|s) times the return, minus a baseline."
     Hyperparameters = ReinforceSettings
+    action_kinds = frozenset({DISCRETE_ACTIONS, CONTINUOUS_ACTIONS})  # categorical or Gaussian
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
         self.model = ActorCritic(
             self.observation_space, self.action_space, hidden=parse_hidden(hp.hidden),
             activation=hp.activation, value=hp.baseline == "value", network=hp.network,
+            log_std_init=hp.log_std_init,
         ).to(self.torch_device)
         self.params = list(self.model.parameters())
         self.optimizer = adam(self.params, lr=hp.learning_rate)
