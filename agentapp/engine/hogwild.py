@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from agentapp.engine.algorithms.base import TrainingBroken
+from agentapp.engine.failures import TrainingBroken
 from agentapp.engine.optimizers import RMSpropTF
 
 REPORT_INTERVAL = 0.1

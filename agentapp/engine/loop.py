@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentapp import checkpoints, runs
-from agentapp.engine.algorithms.base import Algorithm, Iteration, TrainingBroken
+from agentapp.engine.algorithms.base import Algorithm, Iteration
 from agentapp.engine.control import Control
 from agentapp.engine.device import configure_threads
 from agentapp.engine.evaluate import TRAINING_EVAL_SEED, evaluate
@@ -34,6 +34,7 @@ from agentapp.engine.events import (
     RunFinished,
     RunStarted,
 )
+from agentapp.engine.failures import TrainingBroken
 from agentapp.engine.plan import Plan, spaces_of
 from agentapp.games.registry import PIXELS
 

@@ -253,7 +253,9 @@ def prepare(config: RunConfig) -> Plan:
         fits = ", ".join(algorithms.suitable(game, game_params)) or "none"
         raise UserError(f"{reason}; {game.id} suits: {fits}")
     if config.envs not in (None, 1) and not algo_cls.supports_envs:
-        raise UserError(f"--envs {config.envs}: {algo_cls.name} learns from one environment")
+        parallel = algo_cls.parallel_hint
+        raise UserError(f"--envs {config.envs}: {algo_cls.name} learns from one environment"
+                        + (f"; {parallel}" if parallel else ""))
     envs = config.envs or (int(ckpt["config"].get("envs", 1)) if ckpt else preset.env_count)
     algo_cls.check_settings(hp, game, game_params, n_envs=envs)
 

@@ -154,6 +154,7 @@ class A3C(ActorCriticMethod):
                "without locks (Hogwild).")
     Hyperparameters = A3CSettings
     supports_envs: ClassVar[bool] = False
+    parallel_hint: ClassVar[str] = "each worker plays its own: set how many with --set workers=N"
     worker_hook: ClassVar[Any] = None
     """Called in each worker after each update as ``hook(index, its steps)``; a test sets it to
     a module-level function to make a worker fail. None in normal use."""

@@ -19,13 +19,6 @@ from agentapp.engine.insight import Insight
 from agentapp.games.registry import DISCRETE_ACTIONS, Game
 
 
-class TrainingBroken(Exception):
-    """Training cannot go on without losing or spoiling what is saved: a parameter is no longer
-    a finite number, a checkpoint cannot be written (disk full, read-only folder), or a method's
-    own machinery failed (an asynchronous worker died). The run ends as failed with this
-    one-line message; the previous checkpoint is left as it was."""
-
-
 @dataclass
 class Iteration:
     """What one call of :meth:`Algorithm.train_iteration` did."""
@@ -79,6 +72,9 @@ class Algorithm(ABC):
     """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
     supports_envs: ClassVar[bool] = False
     """Whether the method steps several environments at once (``--envs N``)."""
+    parallel_hint: ClassVar[str] = ""
+    """For a method without ``--envs``: how it plays in parallel instead, said when ``--envs``
+    is refused."""
     improves_policy: ClassVar[bool] = True
     """Whether training changes how the agent acts. Policy evaluation acts with a fixed policy,
     so its evaluations cannot pick a best checkpoint: no ``best.pt`` is written, and ``eval``,
