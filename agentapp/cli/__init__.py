@@ -74,6 +74,7 @@ def _open_app(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
 
 from agentapp.cli import (  # noqa: E402  (commands register themselves on `app`)
     eval_cmd,
+    experiment_cmd,
     inspect_cmd,
     list_cmd,
     models_cmd,
@@ -82,8 +83,8 @@ from agentapp.cli import (  # noqa: E402  (commands register themselves on `app`
     watch_cmd,
 )
 
-__all__ = ["app", "eval_cmd", "inspect_cmd", "list_cmd", "main", "models_cmd", "runs_cmd",
-           "train_cmd", "watch_cmd"]
+__all__ = ["app", "eval_cmd", "experiment_cmd", "inspect_cmd", "list_cmd", "main", "models_cmd",
+           "runs_cmd", "train_cmd", "watch_cmd"]
 
 
 def main() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,3 +56,29 @@ def load_agent(ref: str, runs_dir: Path | None, set_pairs: list[str] | None = No
     # a small network's forward passes several times slower as soon as anything else runs
     configure_threads(None, pixels=PIXELS in game.capabilities(params))
     return path, ckpt, agent, game, params
+
+
+@contextlib.contextmanager
+def signals_stop(control) -> Iterator[None]:
+    """Route SIGINT / SIGTERM to ``control.stop``; a second SIGINT interrupts immediately."""
+
+    def on_sigint(signum, frame):
+        if control.stop_reason:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        control.stop("interrupted")
+
+    def on_sigterm(signum, frame):
+        control.stop("terminated")
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (e.g. under a test runner's thread)
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

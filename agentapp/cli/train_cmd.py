@@ -18,33 +18,7 @@ import typer
 from rich.console import Console
 
 from agentapp.cli import app
-from agentapp.cli.common import RunsDir, SetOption, fmt, overrides
-
-
-@contextlib.contextmanager
-def _signals_stop(control) -> Iterator[None]:
-    """Route SIGINT / SIGTERM to ``control.stop``; a second SIGINT interrupts immediately."""
-
-    def on_sigint(signum, frame):
-        if control.stop_reason:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        control.stop("interrupted")
-
-    def on_sigterm(signum, frame):
-        control.stop("terminated")
-
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        signal.signal(signal.SIGINT, on_sigint)
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except ValueError:  # not the main thread (e.g. under a test runner's thread)
-        previous = {}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+from agentapp.cli.common import RunsDir, SetOption, fmt, overrides, signals_stop
 
 
 @app.command("train")
@@ -97,7 +71,7 @@ def train_command(
     consumers = [*default_sinks(), HeadlessProgress(console)]
     control = Control()
     finished = None
-    with _signals_stop(control):
+    with signals_stop(control):
         for event in loop.train(plan, control):
             for consume in consumers:
                 consume(event)

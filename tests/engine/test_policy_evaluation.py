@@ -91,7 +91,8 @@ def roundtrip(state: dict) -> dict:
 def test_names_requirements_and_documented_settings():
     assert ALGORITHMS["td0"] is TD0 and ALGORITHMS["mc-evaluation"] is MCEvaluation
     for cls in EVALUATORS:
-        assert cls.requires == {DISCRETE_OBS, DISCRETE_ACTIONS} and cls.step_unit == "steps"
+        assert cls.requires == {DISCRETE_OBS} and cls.step_unit == "steps"
+        assert cls.action_kinds == {DISCRETE_ACTIONS}
         assert not cls.improves_policy and cls.title and cls.summary
         assert all(f.help for f in describe(cls.Hyperparameters))
         hp = cls.Hyperparameters()

@@ -145,9 +145,11 @@ def test_names_requirements_and_documented_settings():
     assert set(ALGORITHMS) >= {"value-iteration", "policy-iteration", "q-learning", "sarsa",
                                "mc-control"}  # fmt: skip
     for cls in PLANNERS:
-        assert cls.requires == {MODEL, DISCRETE_ACTIONS} and cls.step_unit == "sweeps"
+        assert cls.requires == {MODEL} and cls.step_unit == "sweeps"
+        assert cls.action_kinds == {DISCRETE_ACTIONS}
     for cls in MODEL_FREE:
-        assert cls.requires == {DISCRETE_OBS, DISCRETE_ACTIONS} and cls.step_unit == "steps"
+        assert cls.requires == {DISCRETE_OBS} and cls.step_unit == "steps"
+        assert cls.action_kinds == {DISCRETE_ACTIONS}
     for cls in PLANNERS + MODEL_FREE:
         assert cls.title and cls.summary
         fields = describe(cls.Hyperparameters)

@@ -273,6 +273,19 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
     ("models-unknown-option", ("models", "--bogus"), "No such option: --bogus"),
     ("models-extra-argument", ("models", "cartpole"), "unexpected extra argument"),
     ("models-json-with-value", ("models", "--json=1"), "does not take a value"),
+    # experiment
+    ("experiment-unknown", ("experiment", "dqn-ablaton"), "nearest: dqn-ablation"),
+    ("experiment-one-seed", ("experiment", "dqn-ablation", "--seeds", "1"), "at least 2 seeds"),
+    ("experiment-seeds-not-a-number", ("experiment", "pg-variance", "--seeds", "x"), "'--seeds'"),
+    ("experiment-quick-with-value", ("experiment", "pg-variance", "--quick=1"),
+     "does not take a value"),
+    ("experiment-game-it-cannot-run", ("experiment", "dqn-ablation", "--game", "pong"),
+     "runs on cartpole"),
+    ("experiment-list-with-value", ("experiment", "--list=yes"), "does not take a value"),
+    ("experiment-tiny-with-value", ("experiment", "pg-variance", "--tiny=1"),
+     "does not take a value"),
+    ("experiment-runs-dir-is-a-file", ("experiment", "pg-variance", "--runs-dir", "{notes}"),
+     "is not a folder"),
 ]
 
 

@@ -67,7 +67,9 @@ def test_other_friendly_games(name, env_id, limit, actions):
 def test_listing_shows_the_friendly_games_in_order():
     ids = [g.id for g in catalogue() if g.family == "classic"]
     assert ids[:3] == ["cartpole", "acrobot", "mountaincar"]
-    assert set(ids) <= {"cartpole", "acrobot", "mountaincar", "lunarlander"}
+    assert set(ids) <= {"cartpole", "acrobot", "mountaincar", "lunarlander", "pendulum",
+                        "mountaincar-continuous"}
+    assert {"pendulum", "mountaincar-continuous"} <= set(ids)
 
 
 def test_lunarlander_without_box2d_is_unlisted_and_says_what_to_install(monkeypatch):
@@ -103,7 +105,7 @@ def test_discrete_observations_and_continuous_actions():
     assert lake.params.max_episode_steps == 100
     pendulum = resolve("gym:Pendulum-v1")
     assert pendulum.capabilities() == {BOX_OBS, VECTOR_OBS, CONTINUOUS_ACTIONS}
-    assert pendulum.actions == ()
+    assert pendulum.actions == ("torque in [-2, 2]",)  # described as its friendly name is
 
 
 def test_unknown_ids_suggest():
