@@ -140,3 +140,24 @@ def test_ctrl_c_stops_keeps_what_finished_and_exits_130(tmp_path):
     assert "stopped before the end" in (folder / "summary.txt").read_text()
     finished = sum(int(r[-1]) for r in rows)
     assert 1 <= finished < 6
+
+
+def test_no_figure_is_cut_in_a_narrow_terminal_or_a_log(tmp_path):
+    """A table wider than the terminal is shown one block per row; a log gets the whole table."""
+    from rich.console import Console
+
+    from agentapp.cli.experiment_cmd import show
+    from agentapp.experiments.common import Result, Table
+
+    columns = ["method", "seeds", "mean", "std", "steps/s", "seconds", "cores", "more", "last"]
+    row = ["A2C", 2, 0.3885, 0.004554, 1545, 18.11, 2, 1.5, 3.25]
+    result = Result("speed", tmp_path, tables=[Table("speed", "Speed", columns, [row])])
+    figures = ["0.3885", "0.004554", "1545", "18.11", "3.25"]
+    narrow = Console(force_terminal=True, width=50, no_color=True, record=True)
+    show(narrow, result)
+    text = narrow.export_text()
+    assert "┏" not in text and all(f in text for f in figures) and "…" not in text
+    log = Console(width=50, record=True)
+    show(log, result)
+    text = log.export_text()
+    assert "┏" in text and all(f in text for f in figures) and "…" not in text
