@@ -116,18 +116,23 @@ class Reinforce(DeepAlgorithm):
             self.ep_return[cut], self.ep_length[cut] = 0.0, 0
         return done_episodes, finished
 
-    def train_iteration(self, max_steps: int) -> Iteration:
-        hp, start = self.hp, self.steps
-        episodes, finished = self._play()
+    def episode_tensors(self, episodes: list[dict[str, Any]]):
+        """Observations, actions and the return that weighs each step, of *episodes* joined."""
         obs = self.as_tensor(np.concatenate([np.asarray(e["obs"]) for e in episodes]))
         actions = torch.as_tensor(np.concatenate([np.asarray(e["actions"]) for e in episodes]),
                                   device=self.torch_device)
         returns = []
         for e in episodes:
             # G_t = sum_k gamma^k r_{t+k}   (reward-to-go), or G_0 for every step (total)
-            g = discounted_returns(torch.tensor(e["rewards"], dtype=torch.float32), hp.gamma)
-            returns.append(g if hp.returns == "reward_to_go" else g[:1].expand(len(g)))
-        returns = torch.cat(returns).to(self.torch_device)
+            g = discounted_returns(torch.tensor(e["rewards"], dtype=torch.float32),
+                                   self.hp.gamma)
+            returns.append(g if self.hp.returns == "reward_to_go" else g[:1].expand(len(g)))
+        return obs, actions, torch.cat(returns).to(self.torch_device)
+
+    def train_iteration(self, max_steps: int) -> Iteration:
+        hp, start = self.hp, self.steps
+        episodes, finished = self._play()
+        obs, actions, returns = self.episode_tensors(episodes)
         dist, value = self.model(obs)
         weights = returns
         if hp.baseline == "mean":

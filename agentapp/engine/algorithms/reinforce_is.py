@@ -36,14 +36,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.distributions import kl_divergence
 
 from agentapp.engine.algorithms.base import Iteration
 from agentapp.engine.algorithms.reinforce import Reinforce, ReinforceSettings
-from agentapp.engine.returns import discounted_returns
 from agentapp.params import setting
 
 
@@ -93,15 +91,7 @@ class ReinforceIS(Reinforce):
     def make_batch(self, episodes: list[dict[str, Any]]) -> Batch:
         """Returns, advantages and the collecting policy's log-probabilities of *episodes*."""
         hp = self.hp
-        obs = self.as_tensor(np.concatenate([np.asarray(e["obs"]) for e in episodes]))
-        actions = torch.as_tensor(np.concatenate([np.asarray(e["actions"]) for e in episodes]),
-                                  device=self.torch_device)
-        returns = []
-        for e in episodes:
-            # G_t = sum_k gamma^k r_{t+k}   (reward-to-go), or G_0 for every step (total)
-            g = discounted_returns(torch.tensor(e["rewards"], dtype=torch.float32), hp.gamma)
-            returns.append(g if hp.returns == "reward_to_go" else g[:1].expand(len(g)))
-        returns = torch.cat(returns).to(self.torch_device)
+        obs, actions, returns = self.episode_tensors(episodes)
         dist, value = self.model(obs)
         advantages = returns
         if hp.baseline == "mean":
