@@ -3,6 +3,7 @@
 #
 #   bash scripts/bootstrap.sh demo    install, train an agent on the cliff gridworld, say how to watch it
 #   bash scripts/bootstrap.sh test    install with the test extras, run the test suite
+#   bash scripts/bootstrap.sh slow    install with the test extras, run the slow learning checks
 #
 # Torch is chosen before anything else so that no other requirement pulls the multi-GB CUDA build
 # onto a machine without a GPU:
@@ -57,10 +58,15 @@ case "$task" in
     "${pip[@]}" install --quiet -e ".[test,box2d]" 2>/dev/null \
       || echo "Box2D is not installable here: the LunarLander tests will be skipped"
     "$py" -m ruff check agentapp tests benchmarks
-    "$py" -m pytest -q
+    # the slow-marked learning checks (presets solving CartPole, ...) run with `slow`
+    "$py" -m pytest -q -m "not slow"
+    ;;
+  slow)
+    "${pip[@]}" install --quiet -e ".[test]"
+    "$py" -m pytest -q -m slow
     ;;
   *)
-    echo "usage: bash scripts/bootstrap.sh demo|test" >&2
+    echo "usage: bash scripts/bootstrap.sh demo|test|slow" >&2
     exit 2
     ;;
 esac
