@@ -141,6 +141,14 @@ class Reinforce(DeepAlgorithm):
             weights = returns - value.detach()
         # grad J ~ 1/B sum_i sum_t grad log pi(a_t|s_t) (G_t - b)   (Williams 1992)
         policy_loss = -(dist.log_prob(actions) * weights).sum() / len(episodes)
+        metrics = self.descend(policy_loss, dist, value, returns)
+        return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
+
+    def descend(self, policy_loss: torch.Tensor, dist, value: torch.Tensor | None,
+                returns: torch.Tensor) -> dict[str, float]:
+        """One optimizer step on *policy_loss* minus the entropy bonus, plus the baseline's
+        regression on *returns* when there is a learned V; returns the losses as metrics."""
+        hp = self.hp
         entropy = dist.entropy().mean()
         loss = policy_loss - hp.ent_coef * entropy
         metrics = {"losses/policy_loss": float(policy_loss.detach()),
@@ -154,7 +162,7 @@ class Reinforce(DeepAlgorithm):
         if hp.max_grad_norm:
             nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
         self.optimizer.step()
-        return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
+        return metrics
 
     def state_dict(self) -> dict[str, Any]:
         return {**self.common_state(), "model": self.model.state_dict(),

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 from torch.distributions import kl_divergence
 
 from agentapp.engine.algorithms.base import Iteration
@@ -118,19 +117,7 @@ class ReinforceIS(Reinforce):
                 surrogate = torch.min(surrogate, ratio.clamp(1 - c, 1 + c) * batch.advantages)
             # grad J(theta') ~ 1/B sum_t w_t grad log pi_theta'(a_t|s_t) (G_t - b)
             policy_loss = -surrogate.sum() / batch.episodes
-            entropy = dist.entropy().mean()
-            loss = policy_loss - hp.ent_coef * entropy
-            metrics = {"losses/policy_loss": float(policy_loss.detach()),
-                       "losses/entropy": float(entropy.detach())}
-            if value is not None:
-                value_loss = (batch.returns - value).pow(2).mean()
-                loss = loss + hp.vf_coef * value_loss
-                metrics["losses/value_loss"] = float(value_loss.detach())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if hp.max_grad_norm:
-                nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
-            self.optimizer.step()
+            metrics = self.descend(policy_loss, dist, value, batch.returns)
             self.epoch_stats.append({"ratio_mean": float(ratio.detach().mean()),
                                      "ratio_max": float(ratio.detach().max()),
                                      "kl": float(kl)})
