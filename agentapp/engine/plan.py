@@ -50,6 +50,12 @@ class RunConfig:
     keep_checkpoints: int = 3
     live_view: bool = False
     """Emit ``Frame`` events of the training game (a front end's live view; throttled)."""
+    workers: int | None = None
+    """Ray rollout workers that step the environments and act (None: none, all local)."""
+    address: str | None = None
+    """The Ray cluster to join (None: a local Ray started in this process when needed)."""
+    sweep: str | None = None
+    """The name of the sweep this run is a trial of (``agentapp sweep``), else None."""
 
 
 @dataclass
@@ -85,6 +91,12 @@ class Plan:
     """The checkpoint a new run was started from (``--resume`` of a file)."""
     live_view: bool = False
     """Emit ``Frame`` events of the training game for a front end's live view."""
+    workers: int = 0
+    """Ray rollout workers (0: the environments run in this process)."""
+    address: str | None = None
+    """The Ray cluster the workers join (None: a local Ray)."""
+    sweep: str | None = None
+    """The sweep this run is a trial of, recorded in config.json."""
 
     @property
     def start_step(self) -> int:
@@ -112,6 +124,9 @@ class Plan:
             "target_return": self.target_return,
             "keep_checkpoints": self.keep_checkpoints,
             "threads": self.threads,
+            "workers": self.workers,
+            "address": self.address,
+            "sweep": self.sweep,
             "preset": self.preset_source,
             "parent": self.parent,
             "created": time.time(),
@@ -298,6 +313,7 @@ def prepare(config: RunConfig) -> Plan:
         keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
         preset_source=preset.source, run_dir=run_dir, resume_from=ckpt, parent=parent,
         resume_path=path if ckpt else None, live_view=config.live_view,
+        workers=config.workers or 0, address=config.address, sweep=config.sweep,
     )
 
 
