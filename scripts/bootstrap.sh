@@ -57,6 +57,9 @@ case "$task" in
     # Box2D (LunarLander) where a wheel exists for this platform; its tests skip otherwise
     "${pip[@]}" install --quiet -e ".[test,box2d]" 2>/dev/null \
       || echo "Box2D is not installable here: the LunarLander tests will be skipped"
+    # Ray (sweeps, --workers) where a wheel exists for this platform; its tests skip otherwise
+    "${pip[@]}" install --quiet -e ".[test,ray]" 2>/dev/null \
+      || echo "Ray is not installable here: the sweep and --workers tests will be skipped"
     "$py" -m ruff check agentapp tests benchmarks
     # the slow-marked learning checks (presets solving CartPole, ...) run with `slow`
     "$py" -m pytest -q -m "not slow"
