@@ -25,6 +25,8 @@ STATUS = "status.json"
 METRICS = "metrics.csv"
 LOCK = "lock"
 CHECKPOINTS = "checkpoints"
+SWEEPS = "sweeps"
+"""``<runs_dir>/sweeps/<name>/``: a sweep's own state, beside its trials; not a run folder."""
 
 
 def runs_root(runs_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -125,6 +127,8 @@ class RunInfo:
     best_eval: float | None
     started: float
     parent: str | None
+    sweep: str | None = None
+    """The sweep this run is a trial of (``config.json``'s ``sweep``), else None."""
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -152,14 +156,16 @@ def run_info(path: Path) -> RunInfo | None:
         best_eval=status.get("best_eval"),
         started=float(config.get("created", 0.0)),
         parent=status.get("parent") or config.get("parent"),
+        sweep=str(config["sweep"]) if config.get("sweep") else None,
     )
 
 
 def list_runs(root: Path) -> list[RunInfo]:
-    """Every readable run under *root*, oldest first."""
+    """Every readable run under *root*, oldest first (the sweeps folder is not a run)."""
     if not root.is_dir():
         return []
-    infos = [info for p in root.iterdir() if p.is_dir() and (info := run_info(p)) is not None]
+    infos = [info for p in root.iterdir()
+             if p.name != SWEEPS and p.is_dir() and (info := run_info(p)) is not None]
     return sorted(infos, key=lambda i: (i.started, i.name))
 
 

@@ -1,4 +1,9 @@
-"""``agentapp runs``: the runs under the runs folder, with their progress and evaluations."""
+"""``agentapp runs``: the runs under the runs folder, with their progress and evaluations.
+
+Trials of ``agentapp sweep`` are ordinary runs; a ``sweep`` column names the sweep each belongs
+to, shown only when some run does, so a folder without sweeps reads as before. ``--json`` always
+has ``"sweep"`` (null for a run of its own).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from agentapp.cli.common import JsonFlag, RunsDir, fmt, print_json
 
 @app.command("runs")
 def runs_command(as_json: JsonFlag = False, runs_dir: RunsDir = None) -> None:
-    """List runs: game, algorithm, steps, last and best evaluation return, path."""
+    """List runs: game, algorithm, steps, last and best evaluation return, sweep."""
     from agentapp import runs
 
     root = runs.check_root(runs.runs_root(runs_dir))
@@ -26,7 +31,11 @@ def runs_command(as_json: JsonFlag = False, runs_dir: RunsDir = None) -> None:
     table.add_column("run (game-algo-started)", no_wrap=True, style="bold")
     for column in ("status", "steps", "last eval", "best eval"):
         table.add_column(column, justify="right" if column != "status" else "left")
+    sweeps = any(i.sweep for i in infos)
+    if sweeps:
+        table.add_column("sweep", overflow="fold")
     for i in infos:
-        table.add_row(i.name, i.status, f"{i.steps:,}/{i.total_steps:,}",
-                      fmt(i.last_eval), fmt(i.best_eval))
+        cells = [i.name, i.status, f"{i.steps:,}/{i.total_steps:,}", fmt(i.last_eval),
+                 fmt(i.best_eval)]
+        table.add_row(*cells, *([i.sweep or ""] if sweeps else []))
     Console().print(table)

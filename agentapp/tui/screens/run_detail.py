@@ -5,6 +5,11 @@ from each run's ``metrics.csv``, read in a thread worker because a long Atari ru
 millions of rows; the settings come from ``config.json``, which is what the run really used
 (preset, overrides and defaults resolved). The run's actions (continue, watch, evaluate, delete)
 work here as in the table.
+
+One run that is still training is followed while the screen is visible: its ``status.json`` is
+looked at every couple of seconds, and only when it changed (the trainer rewrites it at each
+checkpoint and evaluation) are the summary redrawn and the curves read again. A finished run's
+metrics are read once.
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from agentapp import runs
 from agentapp.tui.screens.run_actions import Clock, RunActions, format_return, format_started
 from agentapp.tui.widgets.curves import ReturnPlot, read_curves
+
+POLL_SECONDS = 2.0
+"""How often a run under way is looked at (its status file only)."""
 
 
 def _settings_table(title: str, values: dict[str, Any]) -> Table:
@@ -37,9 +46,25 @@ def _settings_table(title: str, values: dict[str, Any]) -> Table:
     return table
 
 
+def _flat(config: dict[str, Any]) -> dict[str, str]:
+    settings = {"game": config.get("game"), **(config.get("hyperparameters") or {}),
+                **(config.get("game_params") or {}), "seed": config.get("seed")}
+    return {str(k): str(v) for k, v in settings.items()}
+
+
+def trial_settings(config: dict[str, Any], trials: list[dict[str, Any]]) -> str:
+    """The settings of *config* (game, hyperparameters, game settings, seed) whose values differ
+    between the configs *trials* of one sweep: what tells this trial from the others."""
+    flat = [_flat(c) for c in trials]
+    mine = _flat(config)
+    return " ".join(f"{k}={v}" for k, v in mine.items()
+                    if any(other.get(k) != v for other in flat))
+
+
 def summary(info: runs.RunInfo, config: dict[str, Any], clock: Clock,
-            evaluation: str | None = None) -> Table:
-    """What a run is and how far it got, then every setting it trains with."""
+            evaluation: str | None = None, trial: str = "") -> Table:
+    """What a run is and how far it got, then every setting it trains with; *trial*: what sets
+    a sweep's trial apart from the others (see :func:`trial_settings`)."""
     table = Table.grid(padding=(0, 1))
     table.add_column(style="italic", no_wrap=True)
     table.add_column()
@@ -60,6 +85,10 @@ def summary(info: runs.RunInfo, config: dict[str, Any], clock: Clock,
     ]
     if info.parent:
         rows.append(("parent", info.parent))
+    if info.sweep:
+        rows.append(("sweep", info.sweep))
+        if trial:
+            rows.append(("trial", trial))
     if evaluation:
         rows.append(("evaluated", evaluation))
     for key, value in rows:
@@ -93,6 +122,8 @@ class RunDetailScreen(RunActions, Screen[None]):
         self.clock = clock
         self.evaluations = evaluations if evaluations is not None else {}
         self.config = runs.read_json(infos[0].path / runs.CONFIG) or {}
+        self.trial = ""
+        self._follow: Timer | None = None
 
     @property
     def comparing(self) -> bool:
@@ -113,17 +144,47 @@ class RunDetailScreen(RunActions, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        info = self.infos[0]
+        if not self.comparing and info.sweep:
+            trials = [i for i in runs.list_runs(self.runs_root) if i.sweep == info.sweep]
+            self.trial = trial_settings(self.config, [
+                runs.read_json(i.path / runs.CONFIG) or {} for i in trials])
         self._show_summary()
+        self._read_curves()
+        if not self.comparing and info.status == "running":
+            self._follow = self.set_interval(POLL_SECONDS, self._follow_run)
+
+    def _read_curves(self) -> None:
         infos = self.infos
         self.run_worker(lambda: [read_curves(i.path) for i in infos], name="curves",
-                        group="curves", thread=True, exit_on_error=False)
+                        group="curves", thread=True, exit_on_error=False, exclusive=True)
+
+    def _follow_run(self) -> None:
+        """Show how far the run under way got; the last look after it ended reads it whole."""
+        info = runs.run_info(self.infos[0].path)
+        if info is None or info == self.infos[0]:
+            return
+        self.infos = [info]
+        self._show_summary()
+        self._read_curves()
+        if info.status != "running" and self._follow is not None:
+            self._follow.stop()
+            self._follow = None
+
+    def on_screen_suspend(self) -> None:
+        if self._follow is not None:
+            self._follow.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._follow is not None:
+            self._follow.resume()
 
     def _show_summary(self) -> None:
         if not self.comparing:
             info = self.infos[0]
             evaluation = self.evaluations.get(str(info.path))
             self.query_one("#summary", Static).update(
-                summary(info, self.config, self.clock, evaluation))
+                summary(info, self.config, self.clock, evaluation, self.trial))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # (RunActions' handler, called as well, takes the evaluations)
