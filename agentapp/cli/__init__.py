@@ -79,12 +79,13 @@ from agentapp.cli import (  # noqa: E402  (commands register themselves on `app`
     list_cmd,
     models_cmd,
     runs_cmd,
+    sweep_cmd,
     train_cmd,
     watch_cmd,
 )
 
 __all__ = ["app", "eval_cmd", "experiment_cmd", "inspect_cmd", "list_cmd", "main", "models_cmd",
-           "runs_cmd", "train_cmd", "watch_cmd"]
+           "runs_cmd", "sweep_cmd", "train_cmd", "watch_cmd"]
 
 
 def main() -> None:
