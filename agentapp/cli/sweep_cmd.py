@@ -5,7 +5,9 @@ in this process, or ``--address``), records the sweep in ``<runs>/sweeps/<name>/
 runs :mod:`agentapp.sweep.runner`, drawing a table of trials about once a second (plain lines every
 few seconds when stdout is not a terminal). Ctrl+C asks every trial to save and stop (exit 130;
 SIGTERM 143) and says how to resume; a second Ctrl+C cancels the tasks at once. Exit 3 when a
-trial failed.
+trial failed. ``--asha`` and ``--search`` run the trials as a Ray Tune experiment instead
+(:mod:`agentapp.sweep.tune`); a resumed Tune sweep continues its unfinished trials as Ray tasks
+and draws the samples ``--search`` has not drawn yet through Tune.
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ def sweep_command(
     eval_episodes: Annotated[int | None, typer.Option(help="Episodes of each run's final "
                              "evaluation, the trial's score (default: 10).",
                              show_default=False)] = None,
+    asha: Annotated[bool, typer.Option("--asha", help="Stop bad trials early (Ray Tune's "
+                    "ASHA on the mean of the last 10 episode returns).")] = False,
+    asha_grace: Annotated[int | None, typer.Option(help="Steps before ASHA first compares "
+                          "trials (default: a ninth of the budget).",
+                          show_default=False)] = None,
+    search: Annotated[str | None, typer.Option(help="Choose --grid values with a Ray Tune "
+                      "search algorithm: random, optuna, hyperopt, hebo or ax.",
+                      show_default=False)] = None,
+    samples: Annotated[int | None, typer.Option(help="Trials --search draws, each with its "
+                       "own seed (default: the grid's size x --seeds).",
+                       show_default=False)] = None,
     json_: JsonFlag = False,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -78,7 +91,9 @@ def sweep_command(
     if resume is not None:
         given = {"GAME": game, "--algo": algo, "--seeds": seeds, "--seed": seed, "--grid": grid,
                  "--games": games, "--steps": steps, "--envs": envs, "--set": set_,
-                 "--name": name, "--eval-episodes": eval_episodes}
+                 "--name": name, "--eval-episodes": eval_episodes,
+                 "--asha": asha or None, "--asha-grace": asha_grace, "--search": search,
+                 "--samples": samples}
         _refuse_with_resume(given)
         sweep = state.load(state.find(resume, root))
         if runs.lock_is_live(sweep.folder):
@@ -87,7 +102,7 @@ def sweep_command(
         cpus_per_run = spec.get("cpus_per_run") if cpus_per_run is None else cpus_per_run
         gpus_per_run = spec.get("gpus_per_run") if gpus_per_run is None else gpus_per_run
         max_concurrent = max_concurrent or spec.get("max_concurrent")
-        if not state.to_resume(sweep):  # every trial is done: the report is all there is
+        if not _left(sweep):  # every trial is done: the report is all there is
             raise typer.Exit(_report(sweep, None, json_))
     else:
         sweep = None
@@ -95,11 +110,14 @@ def sweep_command(
             raise UserError(f"--name {name}: a sweep of that name exists; resume it with "
                             f"--resume {name} or choose another name")
         definition = _define(game, games, algo, grid, set_, seeds, seed, steps, envs,
-                             eval_episodes, root)
+                             eval_episodes, root,
+                             {"asha": asha, "asha_grace": asha_grace, "search": search,
+                              "samples": samples})
     ray_owned = not require_ray(FEATURE).is_initialized()
     ray = connect(FEATURE, address)
     try:
-        pending = len(state.to_resume(sweep)) if sweep else len(definition[1])
+        pending = _left(sweep) if sweep else (
+            definition[0].get("samples") or len(definition[1]))
         res = runner.resources(ray, cpus_per_run, gpus_per_run or 0.0, max_concurrent,
                                max(1, pending))
         if sweep is None:
@@ -108,7 +126,7 @@ def sweep_command(
                         max_concurrent=max_concurrent, address=address)
             sweep = state.create(root, name, default_name, spec, trials)
         with runs.locked(sweep.folder):
-            code = _run(ray, sweep, res, json_)
+            code = _run(ray, sweep, res, json_, resumed=resume is not None)
     finally:
         if ray_owned:
             ray.shutdown()
@@ -135,17 +153,27 @@ def _refuse_with_resume(given: dict[str, object]) -> None:
                         f"{', '.join(named)}")
 
 
-def _define(game, games, algo, grid, set_, seeds, seed, steps, envs, eval_episodes, root):
+def _left(sweep) -> int:
+    """Trials a resume would run: the unfinished ones and the samples not drawn yet."""
+    from agentapp.sweep import state, tune_options
+
+    return len(state.to_resume(sweep)) + tune_options.undrawn(sweep.spec, len(sweep.trials))
+
+
+def _define(game, games, algo, grid, set_, seeds, seed, steps, envs, eval_episodes, root,
+            tuning):
     """The new sweep's spec, trials and default name, all checked; nothing is written."""
     import secrets
 
     from agentapp.games.registry import slugify
     from agentapp.sweep import grid as grids
+    from agentapp.sweep import tune_options
     from agentapp.sweep.state import Trial
 
     names = grids.parse_games(game, games)
     swept = grids.parse_grid(grid or [])
     fixed = overrides(set_)
+    tune_options.check(games=names, grid=swept, **tuning)
     seeds = 1 if seeds is None else seeds
     eval_episodes = 10 if eval_episodes is None else eval_episodes
     base = secrets.randbelow(2**31) if seed is None else seed
@@ -158,11 +186,30 @@ def _define(game, games, algo, grid, set_, seeds, seed, steps, envs, eval_episod
             "seeds": seeds, "base_seed": base, "steps": steps, "envs": envs,
             "eval_episodes": eval_episodes, "runs_dir": str(root.resolve()),
             "created": time.time()}
+    _add_tuning(spec, tuning, len(grids.combinations(swept)) * seeds)
+    if spec["search"]:  # the samples are drawn by the search algorithm as the sweep runs
+        trials = []
     default = f"{slugify(checked.games[0])}-{checked.algo}-{time.strftime('%Y%m%d-%H%M%S')}"
     return spec, trials, default
 
 
-def _run(ray, sweep, res, as_json: bool) -> int:
+def _add_tuning(spec, tuning, size: int) -> None:
+    """Record ``asha`` (its settings, for the budget of the sweep's first combination),
+    ``search`` and ``samples`` in the spec."""
+    from agentapp.sweep import grid as grids
+    from agentapp.sweep import tune_options
+
+    asha = None
+    if tuning["asha"]:
+        first = grids.combinations(spec["grid"])[0]
+        budget = tune_options.budget_of(spec["games"][0], spec["algo"], spec, first)
+        asha = tune_options.asha_spec(budget, tuning["asha_grace"])
+    search = tuning["search"]
+    spec.update(asha=asha, search=search,
+                samples=(tuning["samples"] or size) if search else None)
+
+
+def _run(ray, sweep, res, as_json: bool, resumed: bool) -> int:
     """Run the sweep with live progress; print (or emit as JSON) the report; the exit code."""
     from agentapp.sweep import runner
     from agentapp.sweep.view import Progress
@@ -171,9 +218,23 @@ def _run(ray, sweep, res, as_json: bool) -> int:
                     res.concurrent)
     stop = runner.Stop()
     with _signals(stop), view:
-        for _ in runner.run(ray, sweep, stop, res):
+        for _ in _rounds(ray, sweep, stop, res, resumed):
             view.update()
     return _report(sweep, stop.reason, as_json)
+
+
+def _rounds(ray, sweep, stop, res, resumed: bool) -> Iterator[None]:
+    """The Ray-task path; or under Tune: on resume, the unfinished trials as Ray tasks first
+    (no new early-stopping decisions for them), then Tune for what is left to start."""
+    from agentapp.sweep import runner, state, tune, tune_options
+
+    if not tune_options.is_tune(sweep.spec):
+        yield from runner.run(ray, sweep, stop, res)
+        return
+    if resumed and state.to_resume(sweep):
+        yield from runner.run(ray, sweep, stop, res)
+    if not stop.reason:
+        yield from tune.run(ray, sweep, stop, res)
 
 
 def _report(sweep, stopped: str | None, as_json: bool) -> int:

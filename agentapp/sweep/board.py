@@ -3,7 +3,9 @@
 Trials run as Ray tasks, possibly on other machines, so they cannot call back into the driver. Each
 posts a few numbers (status, steps, last return, recent mean) about once a second; the driver reads
 the whole board once a second to draw its table. The board also carries the driver's stop request:
-a trial reads it in the answer to each post and stops its run (saving a checkpoint).
+a trial reads it in the answer to each post and stops its run (saving a checkpoint). Under Ray
+Tune (:mod:`.tune`) the board also hands each Tune trial its job and carries ASHA's decision to
+stop one trial early, so that the trial stops itself and saves instead of being killed by Tune.
 """
 
 from __future__ import annotations
@@ -17,11 +19,27 @@ class Board:
     def __init__(self) -> None:
         self.posts: dict[int, dict[str, Any]] = {}
         self.stop: str | None = None
+        self.stops: dict[int, str] = {}
+        """Stop requests for one trial (``stopped early``), ahead of the sweep's own."""
+        self.jobs: dict[str, dict[str, Any]] = {}
+        """Jobs by Tune trial id, given by the driver before the trial starts training."""
 
     def post(self, trial_id: int, info: dict[str, Any]) -> str | None:
         """Record *info* for the trial; the answer is the stop request (``interrupted``...)."""
         self.posts[trial_id] = {**self.posts.get(trial_id, {}), **info}
-        return self.stop
+        return self.stop_of(trial_id)
+
+    def stop_of(self, trial_id: int) -> str | None:
+        return self.stops.get(trial_id) or self.stop
+
+    def stop_trial(self, trial_id: int, reason: str) -> None:
+        self.stops.setdefault(trial_id, reason)
+
+    def assign(self, key: str, job: dict[str, Any]) -> None:
+        self.jobs[key] = job
+
+    def job(self, key: str) -> dict[str, Any] | None:
+        return self.jobs.get(key)
 
     def snapshot(self) -> dict[int, dict[str, Any]]:
         return {k: dict(v) for k, v in self.posts.items()}

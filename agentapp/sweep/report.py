@@ -2,9 +2,11 @@
 
 A configuration is a game and one combination of the grid's values; its seeds are its trials.
 Only trials that went to the end of their budget count (``finished``); a trial stopped early by
-ASHA or by the user, or one that failed, does not. Returns of different games are not comparable,
-so configurations are ranked within each game, best mean first. ``report.csv`` holds the same
-rows as the terminal table, one column per grid key.
+ASHA or by the user, or one that failed, does not. Trials ASHA stopped are counted in their own
+column (``stopped early``): their recent mean return stays in ``sweep.json`` and the JSON report,
+but a configuration is never ranked on them. Returns of different games are not comparable, so
+configurations are ranked within each game, best mean first. ``report.csv`` holds the same rows
+as the terminal table, one column per grid key.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from agentapp.sweep.grid import params_text
-from agentapp.sweep.state import DONE, REPORT, Sweep, Trial
+from agentapp.sweep.state import DONE, EARLY, REPORT, Sweep, Trial
 
 SCORE_TEXT = {
     "final evaluation": "the mean return of the run's final evaluation ({episodes} greedy "
@@ -34,6 +36,8 @@ class Row:
     game: str
     params: dict[str, str]
     scores: list[float] = field(default_factory=list)
+    early: list[float | None] = field(default_factory=list)
+    """Recent mean returns of the seeds ASHA stopped early (not ranked)."""
     seeds: int = 0
     rank: int | None = None
 
@@ -56,6 +60,8 @@ def rows(sweep: Sweep) -> list[Row]:
         row.seeds += 1
         if _counts(trial):
             row.scores.append(float(trial.score))
+        elif trial.status == EARLY:
+            row.early.append(trial.score)
     games = list(dict.fromkeys(t.game for t in sweep.trials))
     ranked: list[Row] = []
     for game in games:
@@ -81,15 +87,15 @@ def score_sources(sweep: Sweep) -> str:
 
 def columns(sweep: Sweep) -> list[str]:
     return ["rank", "game", *sweep.spec["grid"], "mean", "std", "min", "max", "finished",
-            "seeds"]
+            "stopped early", "seeds"]
 
 
 def table(sweep: Sweep) -> list[list[Any]]:
     """The report's cells: rank (None: no finished seed), game, the grid's values, the spread
-    of the scores, and how many seeds finished out of how many."""
+    of the scores, and how many seeds finished and were stopped early, out of how many."""
     keys = list(sweep.spec["grid"])
     return [[row.rank, row.game, *(row.params.get(k) for k in keys), *row.stats,
-             len(row.scores), row.seeds] for row in rows(sweep)]
+             len(row.scores), len(row.early), row.seeds] for row in rows(sweep)]
 
 
 def write_csv(sweep: Sweep) -> Path:
@@ -123,7 +129,8 @@ def as_json(sweep: Sweep, exit_code: int) -> dict[str, Any]:
                         "std": None if math.isnan(std) else std,
                         "min": None if math.isnan(low) else low,
                         "max": None if math.isnan(high) else high,
-                        "finished": len(row.scores), "seeds": row.seeds, "scores": row.scores})
+                        "finished": len(row.scores), "stopped_early": len(row.early),
+                        "early_scores": row.early, "seeds": row.seeds, "scores": row.scores})
     return {"sweep": sweep.name, "folder": str(sweep.folder),
             "report": str(sweep.folder / REPORT), "score": score_sources(sweep),
             "counts": sweep.counts(), "exit_code": exit_code, "ranking": ranking,

@@ -91,21 +91,21 @@ def run(ray: Any, sweep: Sweep, stop: Stop, res: Resources) -> Iterator[None]:
             asked = True
         while queue and len(inflight) < res.concurrent and not stop.reason:
             trial = queue.popleft()
-            _launch(sweep, trial)
+            launch(sweep, trial)
             inflight[task.remote(job(sweep, trial, res.gpus, res.cpus), board)] = trial
         ready, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=POLL)
-        posts = _snapshot(ray, board)
+        posts = snapshot(ray, board)
         if posts is None and stop.reason:  # the board is lost: the trials cannot hear a stop
             stop.force = True
         _merge(sweep, posts or {})
         for ref in ready:
             _collect(ray, sweep, inflight.pop(ref), ref)
         yield
-    _merge(sweep, _snapshot(ray, board) or {})
+    _merge(sweep, snapshot(ray, board) or {})
     sweep.save()
 
 
-def _snapshot(ray: Any, board: Any) -> dict[int, dict[str, Any]] | None:
+def snapshot(ray: Any, board: Any) -> dict[int, dict[str, Any]] | None:
     """The board's posts; None when the board is lost (its node went down): the trials' own
     results still come back with their tasks, only the live figures are missing."""
     try:
@@ -114,7 +114,7 @@ def _snapshot(ray: Any, board: Any) -> dict[int, dict[str, Any]] | None:
         return None
 
 
-def _launch(sweep: Sweep, trial: Trial) -> None:
+def launch(sweep: Sweep, trial: Trial) -> None:
     """Give the trial its run folder (made here, so that sweep.json names it before the task
     starts: a sweep killed at any moment knows where each trial's checkpoints are)."""
     if trial.run_dir is None or not Path(trial.run_dir).is_dir():

@@ -24,6 +24,9 @@ from agentapp.errors import UserError
 DONE = ("budget", "converged", "target")
 """``RunFinished`` reasons of a run that went to its end."""
 
+EARLY = "stopped early"
+"""The stop reason (and the trial's status) of a trial that ASHA stopped before its budget."""
+
 POST_INTERVAL = 1.0
 """Seconds between two progress posts of a trial to the board."""
 
@@ -85,8 +88,12 @@ class Reporter:
 
 
 def run_trial(job: dict[str, Any], board: Any, control: Any = None,
-              on_post: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              on_post: Callable[[dict[str, Any]], None] | None = None,
+              on_event: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train the trial *job* describes; return its outcome as plain data (see :func:`_outcome`).
+
+    *on_event* sees every training event with the trial's figures so far, in the training
+    thread (Ray Tune's reports are made there, see :mod:`agentapp.sweep.tune_trainable`).
 
     Bad input met here (the run folder locked by another trainer, a checkpoint that no longer
     fits) fails this trial only, with its message; anything else is raised, and the driver
@@ -99,7 +106,7 @@ def run_trial(job: dict[str, Any], board: Any, control: Any = None,
     reporter.start()
     result: dict[str, Any] = {"status": "failed", "error": "the trial ended without a result"}
     try:
-        result = _train(job, control, reporter)
+        result = _train(job, control, reporter, on_event)
     except UserError as error:
         result = {"status": "failed", "error": str(error)}
     finally:
@@ -107,7 +114,8 @@ def run_trial(job: dict[str, Any], board: Any, control: Any = None,
     return result
 
 
-def _train(job: dict[str, Any], control: Any, reporter: Reporter) -> dict[str, Any]:
+def _train(job: dict[str, Any], control: Any, reporter: Reporter,
+           on_event: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     from agentapp.engine import loop
     from agentapp.engine.plan import RunConfig, prepare
     from agentapp.engine.sinks import default_sinks
@@ -132,6 +140,8 @@ def _train(job: dict[str, Any], control: Any, reporter: Reporter) -> dict[str, A
         for sink in sinks:
             sink(event)
         reporter.see(event)
+        if on_event is not None:
+            on_event(event, reporter.info)
         if type(event).__name__ == "RunFinished":
             finished = event
     assert finished is not None
@@ -139,8 +149,9 @@ def _train(job: dict[str, Any], control: Any, reporter: Reporter) -> dict[str, A
 
 
 def _outcome(finished: Any, reporter: Reporter) -> dict[str, Any]:
-    """``status`` (done / stopped / failed), ``steps``, ``score`` and its ``score_source``
-    (the final evaluation of a run that went to its end, else the recent training mean),
+    """``status`` (done / stopped early / stopped / failed), ``steps``, ``score`` and its
+    ``score_source`` (the final evaluation of a run that went to its end, else the recent
+    training mean: also for a trial stopped early, whose budget was not spent),
     ``last_return``, ``recent_mean`` and ``error``."""
     info = reporter.info
     result: dict[str, Any] = {"steps": finished.step, "started_at": info.get("started_at"),
@@ -154,6 +165,10 @@ def _outcome(finished: Any, reporter: Reporter) -> dict[str, Any]:
         if finished.eval_mean is not None:
             result.update(score=float(finished.eval_mean), score_source="final evaluation")
         elif info["recent_mean"] is not None:
+            result.update(score=info["recent_mean"], score_source=f"last {RECENT} episodes")
+    elif finished.reason == EARLY:
+        result["status"] = EARLY
+        if info["recent_mean"] is not None:
             result.update(score=info["recent_mean"], score_source=f"last {RECENT} episodes")
     else:
         result["status"] = "stopped"

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from agentapp.sweep import report
 from agentapp.sweep.grid import params_text
-from agentapp.sweep.state import FAILED, RUNNING, Sweep, Trial
+from agentapp.sweep.state import EARLY, FAILED, RUNNING, Sweep, Trial
 
 PLAIN_INTERVAL = 5.0
 """Seconds between two plain progress blocks when the output is not a terminal."""
@@ -60,9 +60,11 @@ class Progress:
 
     def __enter__(self) -> Progress:
         spec = self.sweep.spec
-        self.console.print(f"sweep {self.sweep.name}: {len(self.sweep.trials)} trials of "
-                           f"{spec['algo']} · {self.concurrent} at once · base seed "
-                           f"{spec['base_seed']}", markup=False)
+        how = _how(spec)
+        count = spec["samples"] if spec.get("search") else len(self.sweep.trials)
+        self.console.print(f"sweep {self.sweep.name}: {count} trials of {spec['algo']}{how} · "
+                           f"{self.concurrent} at once · base seed {spec['base_seed']}",
+                           markup=False)
         self.console.print(f"sweep folder: {self.sweep.folder}", markup=False, style="dim")
         if self.console.is_terminal:
             self.live = Live(self.table(), console=self.console, auto_refresh=False,
@@ -114,6 +116,14 @@ class Progress:
                                    f"{number(t.recent_mean)}", markup=False)
 
 
+def _how(spec: dict[str, Any]) -> str:
+    """`` · drawn by optuna · ASHA from 2,048 steps``: what Ray Tune adds, if anything."""
+    how = f" · drawn by {spec['search']} search" if spec.get("search") else ""
+    if spec.get("asha"):
+        how += f" · ASHA from {spec['asha']['grace']:,} steps"
+    return how
+
+
 def trial_name(t: Trial) -> str:
     return f"trial {t.id} ({t.game} {params_text(t.params)} seed {t.seed})"
 
@@ -141,6 +151,10 @@ def print_report(console: Console, sweep: Sweep, stopped: str | None) -> None:
     for t in sweep.trials:
         if t.status == FAILED:
             console.print(f"{trial_name(t)} failed: {t.error}", markup=False)
+        elif t.status == EARLY:
+            console.print(f"{trial_name(t)} stopped early by ASHA at {t.steps:,} of "
+                          f"{t.total_steps or 0:,} steps (mean of its last 10 episodes "
+                          f"{number(t.score)}; not ranked)", markup=False)
     unfinished = any(t.status not in ("done", "stopped early") for t in sweep.trials)
     if stopped or unfinished:
         console.print(f"resume with: agentapp sweep --resume {sweep.name}", markup=False)
@@ -152,7 +166,7 @@ def _print_table(console: Console, title: str, columns: list[str],
                  rows: list[list[str]]) -> None:
     view = Table(title=title, title_justify="left")
     for i, column in enumerate(columns):
-        view.add_column(column, justify="right" if i == 0 or i >= len(columns) - 6 else "left",
+        view.add_column(column, justify="right" if i == 0 or i >= len(columns) - 7 else "left",
                         no_wrap=True)
     for row in rows:
         view.add_row(*row)
