@@ -48,6 +48,12 @@ def train_command(
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: the machine's "
                        "cores).", show_default=False)] = None,
     keep: Annotated[int, typer.Option(help="How many step_<N>.pt checkpoints to keep.")] = 3,
+    workers: Annotated[int | None, typer.Option(help="Ray actors that step the environments "
+                       "and act (a2c, ppo, dqn; --envs is the total they share; needs the "
+                       "ray extra).", show_default=False)] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster for --workers (auto, "
+                       "host:port or ray://host:port; default: a local Ray).",
+                       show_default=False)] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train an agent on a game and save it in a run folder."""
@@ -61,6 +67,7 @@ def train_command(
         overrides=overrides(set_), save_every=save_every, eval_every=eval_every,
         eval_episodes=eval_episodes, target_return=target_return, threads=threads,
         runs_dir=str(runs_dir) if runs_dir else None, resume=resume, keep_checkpoints=keep,
+        workers=workers, address=address,
     )
     plan = prepare(config)  # bad input ends here, with one line, before any screen opens
     if not headless and sys.stdin.isatty() and sys.stdout.isatty():

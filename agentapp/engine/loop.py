@@ -134,6 +134,8 @@ class _Session:
             self.progress = Progress(**plan.resume_from.get("loop", {}))
             self.progress.step = int(plan.resume_from["step"])
             self._load_side_files()
+        if plan.workers:  # after a resume's state is loaded: the workers start at its step
+            self.agent.use_workers(plan.workers, plan.address)
         self.started = time.monotonic()
         self.elapsed_before = self.progress.elapsed
 

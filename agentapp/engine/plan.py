@@ -223,6 +223,25 @@ def preset_settings(game: Game, algo_cls: type[Algorithm]) -> tuple[presets.Pres
     return preset, apply_overrides(algo_cls.Hyperparameters(), preset.hyperparameters)
 
 
+def _check_workers(config: RunConfig, algo_cls: type[Algorithm], hp: Any, envs: int) -> None:
+    """Refuse ``--workers`` / ``--address`` where Ray rollout workers cannot play the run."""
+    workers = config.workers
+    if config.address and not workers:
+        raise UserError(f"--address {config.address}: it names the Ray cluster for rollout "
+                        "workers; add --workers N")
+    if not workers:
+        return
+    if not algo_cls.supports_workers:
+        able = ", ".join(n for n, c in algorithms.ALGORITHMS.items() if c.supports_workers)
+        raise UserError(f"--workers: {algo_cls.name} cannot use rollout workers; {able} can")
+    if workers > envs:
+        raise UserError(f"--workers {workers} needs at least {workers} environments: "
+                        f"add --envs {workers}")
+    if getattr(hp, "normalize_obs", False) or getattr(hp, "normalize_reward", False):
+        raise UserError("--workers: normalize_obs and normalize_reward keep running statistics "
+                        "in one process, which workers cannot share; --set them to false")
+
+
 def prepare(config: RunConfig) -> Plan:
     """Resolve and validate *config*; raise UserError on any bad input."""
     root = runs.check_root(runs.runs_root(config.runs_dir))
@@ -234,6 +253,7 @@ def prepare(config: RunConfig) -> Plan:
         ("--steps", config.steps), ("--envs", config.envs), ("--save-every", config.save_every),
         ("--eval-every", config.eval_every), ("--eval-episodes", config.eval_episodes),
         ("--threads", config.threads), ("--keep", config.keep_checkpoints),
+        ("--workers", config.workers),
     ):
         _positive(name, value)
 
@@ -273,6 +293,7 @@ def prepare(config: RunConfig) -> Plan:
                         + (f"; {parallel}" if parallel else ""))
     envs = config.envs or (int(ckpt["config"].get("envs", 1)) if ckpt else preset.env_count)
     algo_cls.check_settings(hp, game, game_params, n_envs=envs)
+    _check_workers(config, algo_cls, hp, envs)
 
     if ckpt:
         saved = ckpt["config"]
@@ -299,6 +320,10 @@ def prepare(config: RunConfig) -> Plan:
         eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
 
     device = resolve_device(config.device)
+    if config.workers:  # last: Ray missing or a cluster out of reach is bad input too
+        from agentapp.engine.ray_cluster import connect
+
+        connect("--workers", config.address)
     requested = (config.device or "auto").strip().lower()
     device_note = ""
     if requested == "auto":
@@ -313,7 +338,9 @@ def prepare(config: RunConfig) -> Plan:
         keep_checkpoints=config.keep_checkpoints, threads=config.threads, runs_root=root,
         preset_source=preset.source, run_dir=run_dir, resume_from=ckpt, parent=parent,
         resume_path=path if ckpt else None, live_view=config.live_view,
-        workers=config.workers or 0, address=config.address, sweep=config.sweep,
+        workers=config.workers or 0, address=config.address,
+        # a trial resumed in place (by the sweep, `train --resume`, the TUI) stays in its sweep
+        sweep=config.sweep or (ckpt["config"].get("sweep") if ckpt and run_dir else None),
     )
 
 

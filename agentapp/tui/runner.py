@@ -313,6 +313,10 @@ def runner_for(config: Any) -> Runner:
     from agentapp.games import resolve
     from agentapp.games.registry import PIXELS
 
+    if getattr(config, "workers", None):
+        # Ray actors step the games, so they cannot hold this interpreter; and a thread uses
+        # the Ray this process already joined, where a child process would start another
+        return ThreadRunner(config)
     try:
         game = resolve(config.game)
         pixels = PIXELS in game.capabilities(game.params)

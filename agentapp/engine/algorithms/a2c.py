@@ -44,6 +44,7 @@ class A2C(ActorCriticMethod):
     title = "A2C"
     summary = "Actor-critic: n-step advantages from parallel environments, one step per rollout."
     Hyperparameters = A2CSettings
+    supports_workers = True
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
@@ -83,5 +84,6 @@ class A2C(ActorCriticMethod):
             "losses/entropy": float(entropy.detach()),
             "losses/explained_variance": self.explained_variance(),
             "charts/learning_rate": lr,
+            **self.worker_metrics(),
         }
         return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)

@@ -101,8 +101,21 @@ class ActorCriticMethod(DeepAlgorithm):
 
     @torch.no_grad()
     def collect(self) -> list[tuple[float, int]]:
-        """Fill the rollout buffer with ``n_steps`` steps of every environment and compute
+        """Fill the rollout buffer with ``n_steps`` steps of every environment (here, or on the
+        Ray rollout workers of ``--workers``, which play with this model's weights) and compute
         GAE(lambda) advantages; returns the episodes that ended."""
+        if self.remote is not None:
+            finished, last_values = self.remote.collect_rollout(self)
+        else:
+            finished = self.fill_rollout()
+            last_values = self.model.value(self.as_tensor(self.obs))
+        self.buffer.compute(last_values, self.hp.gamma, self.hp.gae_lambda)
+        return finished
+
+    @torch.no_grad()
+    def fill_rollout(self) -> list[tuple[float, int]]:
+        """Fill the rollout buffer with ``n_steps`` steps of this process's environments;
+        returns the episodes that ended. (A rollout worker calls it too.)"""
         hp, finished = self.hp, []
         began, env_before = time.perf_counter(), self.timings["env"]
         self.buffer.reset()
@@ -126,7 +139,6 @@ class ActorCriticMethod(DeepAlgorithm):
             self.buffer.add(obs, action, torch.as_tensor(rewards), done, value, log_prob)
             self.obs = next_obs
             finished.extend(ended)
-        self.buffer.compute(self.model.value(self.as_tensor(self.obs)), hp.gamma, hp.gae_lambda)
         self.timings["act"] += time.perf_counter() - began - (self.timings["env"] - env_before)
         return finished
 

@@ -72,6 +72,9 @@ class Algorithm(ABC):
     """What the step budget counts: ``steps`` (agent steps) or ``sweeps`` (planning)."""
     supports_envs: ClassVar[bool] = False
     """Whether the method steps several environments at once (``--envs N``)."""
+    supports_workers: ClassVar[bool] = False
+    """Whether Ray rollout workers can play for the method (``--workers N``; see
+    ``engine/rollout_workers.py``)."""
     parallel_hint: ClassVar[str] = ""
     """For a method without ``--envs``: how it plays in parallel instead, said when ``--envs``
     is refused."""

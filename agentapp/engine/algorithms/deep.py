@@ -182,6 +182,8 @@ class DeepAlgorithm(Algorithm):
         self.ep_return = np.zeros(self.n_envs)
         self.ep_length = np.zeros(self.n_envs, dtype=np.int64)
         self._snapshots: list | None = None
+        self.remote: Any = None
+        """The Ray rollout workers that play for this agent (``--workers``), else None."""
         box = isinstance(self.observation_space, spaces.Box)
         self.normalizer = Normalizer(
             self.observation_space.shape or (), self.n_envs, getattr(hp, "gamma", 0.99),
@@ -215,6 +217,21 @@ class DeepAlgorithm(Algorithm):
     def start_envs(self) -> None:
         """Start (or restore) the training environments now, so that ``self.obs`` is current."""
         _ = self.envs
+
+    def use_workers(self, workers: int, address: str | None) -> None:
+        """From now on let *workers* Ray actors step the environments and act, and learn here
+        from what they send (``engine/rollout_workers.py``; the actors start on first use)."""
+        from agentapp.engine.rollout_workers import RolloutPool
+
+        # the workers' episodes start afresh: a checkpoint must not keep a local run's
+        # environment snapshots beside observations that no longer belong to them
+        self._snapshots = None
+        self.remote = RolloutPool(self, workers, address)
+
+    def worker_metrics(self) -> dict[str, float]:
+        """``charts/workers_replaced``: rollout workers lost and replaced so far this session
+        (nothing without ``--workers``)."""
+        return {} if self.remote is None else {"charts/workers_replaced": self.remote.replaced}
 
     def step_envs(self, actions: np.ndarray):
         """Step every environment; returns ``(next_obs, rewards, terminated, truncated, infos,
@@ -364,3 +381,6 @@ class DeepAlgorithm(Algorithm):
         if self._envs is not None:
             self._envs.close()
             self._envs = None
+        if self.remote is not None:
+            self.remote.close()
+            self.remote = None

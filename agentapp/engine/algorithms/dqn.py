@@ -88,6 +88,7 @@ class DQN(DeepAlgorithm):
     title = "DQN"
     summary = "Q-learning with a network, experience replay and a target network."
     Hyperparameters = DQNSettings
+    supports_workers = True
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
@@ -136,39 +137,76 @@ class DQN(DeepAlgorithm):
         q = self.q(obs)[0].cpu().numpy()
         return Insight(Q_VALUES, q, float(q.max()))
 
-    def _explore(self, obs: np.ndarray) -> np.ndarray:
-        """Epsilon-greedy: each environment acts at random with probability epsilon."""
+    def _explore(self, obs: np.ndarray, epsilon: float | None = None) -> np.ndarray:
+        """Epsilon-greedy: each environment acts at random with probability epsilon (the
+        schedule's at this step, unless given: a rollout worker is given the learner's)."""
         began = time.perf_counter()
         with torch.no_grad():
             actions = self.q(self.as_tensor(obs)).argmax(dim=1).cpu().numpy()
-        random = self.rng.random(self.n_envs) < self.epsilon_at(self.steps)
+        epsilon = self.epsilon_at(self.steps) if epsilon is None else epsilon
+        random = self.rng.random(self.n_envs) < epsilon
         actions[random] = self.rng.integers(self.action_space.n, size=int(random.sum()))
         self.timings["act"] += time.perf_counter() - began
         return actions
 
     def train_iteration(self, max_steps: int) -> Iteration:
+        if self.remote is not None:  # --workers: Ray actors play, this process learns
+            return self._learn_from_workers(max_steps)
         hp, start, finished, losses = self.hp, self.steps, [], []
         self.start_envs()
         for _ in range(hp.train_freq):
             actions = self._explore(self.obs)
             next_obs, rewards, terminated, truncated, infos, ended = self.step_envs(actions)
-            self.buffer.add(self.obs, actions, rewards, terminated, truncated,
-                            self.true_next_obs(next_obs, infos))
+            losses += self._store(self.obs, actions, rewards, terminated, truncated,
+                                  self.true_next_obs(next_obs, infos))
             self.obs = next_obs
             finished.extend(ended)
-            if not hp.replay and len(self.buffer) >= self.n_envs:
-                self._update_target()
-                losses.append(self._learn(self.buffer.sample(len(self.buffer), self.rng)))
+        losses += self._round_of_updates()
+        return Iteration(steps=self.steps - start, metrics=self._metrics(losses),
+                         episodes=finished)
+
+    def _learn_from_workers(self, max_steps: int) -> Iteration:
+        """One chunk of steps played by the rollout workers with the weights and epsilon of its
+        start (``engine/rollout_workers.py``), learnt from as local training learns: stored step
+        by step, ``gradient_steps`` updates per ``train_freq`` steps, target updates by step."""
+        hp, start, losses = self.hp, self.steps, []
+        steps = self.remote.chunk_steps(hp.train_freq, max_steps)
+        chunk, finished = self.remote.collect_transitions(self, self.epsilon_at(self.steps), steps)
+        for t in range(steps):
+            self.steps += self.n_envs
+            losses += self._store(chunk.obs[t], chunk.actions[t], chunk.rewards[t],
+                                  chunk.terminated[t], chunk.truncated[t], chunk.next_obs[t])
+            if (t + 1) % hp.train_freq == 0:
+                losses += self._round_of_updates()
+        self.episodes += len(finished)
+        return Iteration(steps=self.steps - start, metrics=self._metrics(losses),
+                         episodes=finished)
+
+    def _store(self, obs, actions, rewards, terminated, truncated, next_obs) -> list:
+        """Add one step of every environment; without replay, learn from it at once."""
+        self.buffer.add(obs, actions, rewards, terminated, truncated, next_obs)
+        if not self.hp.replay and len(self.buffer) >= self.n_envs:
+            self._update_target()
+            return [self._learn(self.buffer.sample(len(self.buffer), self.rng))]
+        return []
+
+    def _round_of_updates(self) -> list:
+        """What follows ``train_freq`` steps: a target update when due, then ``gradient_steps``
+        replayed minibatches once the buffer holds ``learning_starts`` transitions."""
+        hp, losses = self.hp, []
         self._update_target()
         if hp.replay and len(self.buffer) >= max(hp.learning_starts, hp.batch_size):
             for _ in range(hp.gradient_steps):
                 losses.append(self._learn(self.buffer.sample(hp.batch_size, self.rng)))
+        return losses
+
+    def _metrics(self, losses: list) -> dict[str, float]:
         metrics = {"charts/epsilon": self.epsilon_at(self.steps),
                    "charts/replay_fill": len(self.buffer) / self.buffer.capacity}
         if losses:
             metrics["losses/td_loss"] = float(torch.stack([x[0] for x in losses]).mean())
             metrics["losses/q_values"] = float(torch.stack([x[1] for x in losses]).mean())
-        return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
+        return {**metrics, **self.worker_metrics()}
 
     def _learn(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor]:
         hp = self.hp

@@ -48,6 +48,7 @@ class PPO(ActorCriticMethod):
     title = "PPO"
     summary = "Actor-critic with a clipped surrogate objective, several epochs per rollout."
     Hyperparameters = PPOSettings
+    supports_workers = True
 
     def __init__(self, game, game_params, hp, **kwargs) -> None:
         super().__init__(game, game_params, hp, **kwargs)
@@ -61,7 +62,8 @@ class PPO(ActorCriticMethod):
         finished = self.collect()
         metrics = self._update(clip)
         metrics.update({"charts/learning_rate": lr, "charts/clip_range": clip,
-                        "losses/explained_variance": self.explained_variance()})
+                        "losses/explained_variance": self.explained_variance(),
+                        **self.worker_metrics()})
         return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
 
     def _update(self, clip: float) -> dict[str, float]:
