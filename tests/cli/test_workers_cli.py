@@ -71,6 +71,7 @@ def test_the_dashboard_trains_worker_runs_in_a_thread_of_its_process():
     assert isinstance(runner_for(RunConfig(game="pong", algo="ppo", workers=2)), ThreadRunner)
 
 
+@pytest.mark.slow  # about 20 s: a real --workers run interrupted in a subprocess
 @pytest.mark.skipif(not HAS_RAY, reason="needs the ray extra")
 def test_ctrl_c_during_a_worker_run_saves_and_exits_130(runs_dir):
     proc = subprocess.Popen(

@@ -47,6 +47,7 @@ def _digest(run: Path) -> dict[str, str]:
             for p in sorted(run.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # about 35 s: a real sweep interrupted and resumed in subprocesses
 def test_ctrl_c_stops_with_checkpoints_and_resume_finishes_only_what_was_left(tmp_path):
     runs_dir = tmp_path / "runs"
     folder = runs_dir / "sweeps" / "cut"

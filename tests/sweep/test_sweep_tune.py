@@ -99,6 +99,7 @@ def test_asha_stops_the_bad_trial_early_with_a_whole_checkpoint(cli, runs_dir, l
     assert json.loads(again.stdout)["counts"] == {"done": 1, "stopped early": 1}
 
 
+@pytest.mark.slow  # about 25 s: three Tune trials
 def test_a_random_search_draws_its_samples_each_with_its_own_seed(cli, runs_dir, local_ray):
     result = cli(*SWEEP, "--steps", "512", "--grid", "learning_rate=1e-3,3e-3", "--grid",
                  "gamma=0.9,0.99", "--seed", "40", "--search", "random", "--samples", "3",
