@@ -85,7 +85,7 @@ def sweep_command(
     from agentapp.errors import UserError
     from agentapp.sweep import runner, state
 
-    require_ray(FEATURE)  # before anything is checked or written
+    require_ray(FEATURE, address)  # before anything is checked or written
     _check_numbers(max_concurrent, cpus_per_run, gpus_per_run)
     root = runs.check_root(runs.runs_root(runs_dir))
     if resume is not None:

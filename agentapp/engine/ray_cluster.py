@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
 from types import ModuleType
 
 from agentapp.errors import UserError
@@ -18,8 +20,15 @@ from agentapp.errors import UserError
 INSTALL_HINT = "pip install 'agentapp[ray]'"
 
 
-def require_ray(feature: str) -> ModuleType:
-    """The ``ray`` module, or a UserError saying that *feature* needs the Ray extra."""
+def require_ray(feature: str, address: str | None = None) -> ModuleType:
+    """The ``ray`` module, or a UserError saying that *feature* needs the Ray extra. The first
+    import is told how this process will use Ray (*address*: the cluster it will join)."""
+    if "ray" not in sys.modules:
+        # read by Ray when it is imported: its C++ core logs every failed connection attempt
+        # as a warning, where a bad address gets one line from us (errors still show)
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+        if address:
+            _use_token_if_present()
     try:
         import ray
     except ImportError:
@@ -34,9 +43,11 @@ def connect(feature: str, address: str | None = None) -> ModuleType:
     starts a local Ray with this machine's cores and no dashboard; otherwise the process joins
     the cluster at *address*, and one that cannot be reached is bad input.
     """
-    ray = require_ray(feature)
+    ray = require_ray(feature, address)
     if ray.is_initialized():
         return ray
+    if address:
+        _check_reachable(address)
     options = {"include_dashboard": False, "logging_level": logging.ERROR,
                "log_to_driver": False, "configure_logging": True}
     try:
@@ -49,6 +60,33 @@ def connect(feature: str, address: str | None = None) -> ModuleType:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"--address: could not start or join {where}: {first}") from None
     return ray
+
+
+def _use_token_if_present() -> None:
+    """Send this user's Ray token when joining a cluster, as Ray's own ``ray`` command does: a
+    cluster started with ``ray start`` has token authentication on and refuses a client without
+    one, and ``ray.init(address=...)`` sends it only when ``RAY_AUTH_MODE=token`` is set. A mode
+    the user set is left alone."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(token_file):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _check_reachable(address: str) -> None:
+    """A UserError within seconds when nothing listens at *address*'s host and port: Ray
+    itself retries an unreachable cluster for minutes. (``auto`` and addresses without a port
+    are left to Ray.)"""
+    where = address.removeprefix("ray://")
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise UserError(f"--address {address}: no Ray cluster answers there "
+                        f"({error.strerror or error})") from None
 
 
 def cpus_per_actor(actors: int, address: str | None) -> float:

@@ -93,3 +93,20 @@ def test_ctrl_c_during_a_worker_run_saves_and_exits_130(runs_dir):
     assert status["status"] == "stopped"
     assert checkpoints.load(run / "checkpoints" / "latest.pt")["step"] == status["steps"] > 0
     assert not (run / "lock").exists()
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="needs the ray extra")
+def test_an_address_where_no_cluster_answers_is_one_line_within_seconds(runs_dir):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once this socket is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "agentapp", "train", "cartpole", "--algo", "ppo", "--workers",
+         "2", "--envs", "2", "--steps", "64", "--headless", "--address", f"127.0.0.1:{port}"],
+        capture_output=True, text=True, env=_env(runs_dir), timeout=120)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Ray cluster answers there" in lines[0], out.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
