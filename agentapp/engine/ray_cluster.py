@@ -23,12 +23,8 @@ INSTALL_HINT = "pip install 'agentapp[ray]'"
 def require_ray(feature: str, address: str | None = None) -> ModuleType:
     """The ``ray`` module, or a UserError saying that *feature* needs the Ray extra. The first
     import is told how this process will use Ray (*address*: the cluster it will join)."""
-    if "ray" not in sys.modules:
-        # read by Ray when it is imported: its C++ core logs every failed connection attempt
-        # as a warning, where a bad address gets one line from us (errors still show)
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
-        if address:
-            _use_token_if_present()
+    if address and "ray" not in sys.modules:  # Ray reads its auth mode when imported
+        _use_token_if_present()
     try:
         import ray
     except ImportError:
