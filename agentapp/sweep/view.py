@@ -62,7 +62,8 @@ class Progress:
         spec = self.sweep.spec
         how = _how(spec)
         count = spec["samples"] if spec.get("search") else len(self.sweep.trials)
-        self.console.print(f"sweep {self.sweep.name}: {count} trial{'s' if count != 1 else ''} of {spec['algo']}{how} · "
+        trials = f"{count} trial{'s' if count != 1 else ''}"
+        self.console.print(f"sweep {self.sweep.name}: {trials} of {spec['algo']}{how} · "
                            f"{self.concurrent} at once · base seed {spec['base_seed']}",
                            markup=False)
         self.console.print(f"sweep folder: {self.sweep.folder}", markup=False, style="dim")
