@@ -57,7 +57,7 @@ CLASSIC: dict[tuple[str, str], dict[str, Any]] = {
     # RL Zoo's settings plus 3-step returns: the flag's end of the episode reaches the values
     # three steps at a time instead of one. RL Zoo's 1-step settings reached -110 on two seeds
     # in three (seed 2 did not, and a 160k budget moved the failure to seed 1); with n_step 3
-    # seeds 0-4 all reach it, at 50k-60k steps (README "Presets over several seeds").
+    # seeds 0-9 all reach it, at 50k-60k steps (README "Presets over several seeds").
     ("mountaincar", "dqn"): {
         "steps": 120_000, "learning_rate": 4e-3, "batch_size": 128, "buffer_size": 10_000,
         "learning_starts": 1_000, "gamma": 0.98, "target_update_interval": 600,
