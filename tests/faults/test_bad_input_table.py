@@ -11,6 +11,7 @@ setting added later is covered without a new row.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -286,7 +287,43 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
      "does not take a value"),
     ("experiment-runs-dir-is-a-file", ("experiment", "pg-variance", "--runs-dir", "{notes}"),
      "is not a folder"),
+    # train with Ray rollout workers (the checks that need no Ray)
+    ("workers-not-a-number", (*CP_PPO, "--workers", "x"), "'--workers'"),
+    ("address-without-workers", (*CP_PPO, "--address", "auto"), "add --workers N"),
 ]
+
+SWEEP = ("sweep", "cartpole", "--algo", "ppo")
+SWEEP_ROWS = [
+    ("sweep-no-game", ("sweep",), "give GAME or --games"),
+    ("sweep-unknown-algo", ("sweep", "cartpole", "--algo", "dqnn"), "did you mean: dqn"),
+    ("sweep-zero-seeds", (*SWEEP, "--seeds", "0"), "--seeds 0: must be at least 1"),
+    ("sweep-negative-seed", (*SWEEP, "--seed", "-1"), "--seed -1: must be in"),
+    ("sweep-grid-without-values", (*SWEEP, "--grid", "learning_rate"), "expected key=value1"),
+    ("sweep-grid-unknown-key", (*SWEEP, "--grid", "learning_rat=1e-3,3e-3"),
+     "did you mean"),
+    ("sweep-unknown-extra-game", (*SWEEP, "--games", "cartpol"), "did you mean: cartpole"),
+    ("sweep-zero-steps", (*SWEEP, "--steps", "0"), "--steps 0: must be at least 1"),
+    ("sweep-zero-envs", (*SWEEP, "--envs", "0"), "--envs 0: must be at least 1"),
+    ("sweep-unknown-set-key", (*SWEEP, "--set", "foo=1"), "--set foo: unknown setting"),
+    ("sweep-zero-concurrent", (*SWEEP, "--max-concurrent", "0"), "must be at least 1"),
+    ("sweep-zero-cpus", (*SWEEP, "--cpus-per-run", "0"), "must be more than 0"),
+    ("sweep-negative-gpus", (*SWEEP, "--gpus-per-run", "-1"), "must be 0 or more"),
+    ("sweep-address-nobody-answers", (*SWEEP, "--address", "127.0.0.1:1"),
+     "no Ray cluster answers there"),
+    ("sweep-bad-name", (*SWEEP, "--name", "a/b"), "--name 'a/b'"),
+    ("sweep-resume-unknown", ("sweep", "--resume", "nosuch"), "no sweep of that name"),
+    ("sweep-zero-eval-episodes", (*SWEEP, "--eval-episodes", "0"), "must be at least 1"),
+    ("sweep-asha-with-value", (*SWEEP, "--asha=1"), "does not take a value"),
+    ("sweep-grace-without-asha", (*SWEEP, "--asha-grace", "100"), "only with --asha"),
+    ("sweep-unknown-search", (*SWEEP, "--search", "nosuch"), "unknown search algorithm"),
+    ("sweep-samples-without-search", (*SWEEP, "--samples", "3"), "only with --search"),
+    ("sweep-json-with-value", (*SWEEP, "--json=1"), "does not take a value"),
+    ("sweep-runs-dir-is-a-file", (*SWEEP, "--runs-dir", "{notes}"), "is not a folder"),
+]
+if importlib.util.find_spec("ray") is None:  # past option parsing, sweep asks for Ray first
+    SWEEP_ROWS = [(i, a, says if "with-value" in i else "pip install 'agentapp[ray]'")
+                  for i, a, says in SWEEP_ROWS]
+ROWS += SWEEP_ROWS
 
 
 def _outside(low: float | None, high: float | None, low_open: bool, is_int: bool) -> list[str]:
