@@ -67,3 +67,18 @@ def wait_for_file(root: Path, pattern: str, proc, seconds: float = 120) -> Path:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     raise AssertionError(f"no {pattern} under {root} within {seconds:g} s")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One small local Ray for a test module (2 CPUs: two 1-CPU trials or a learner and
+    fractional workers fit side by side), shut down after the module. Modules that use it skip
+    themselves when Ray is not installed (``pytest.importorskip("ray")``)."""
+    import logging
+
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()

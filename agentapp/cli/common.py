@@ -59,6 +59,23 @@ def load_agent(ref: str, runs_dir: Path | None, set_pairs: list[str] | None = No
 
 
 @contextlib.contextmanager
+def on_signals(on_sigint, on_sigterm) -> Iterator[None]:
+    """Handle SIGINT and SIGTERM with these functions inside the block, and restore the previous
+    handlers after it (outside the main thread, as under a test runner, nothing is installed)."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
 def signals_stop(control) -> Iterator[None]:
     """Route SIGINT / SIGTERM to ``control.stop``; a second SIGINT interrupts immediately."""
 
@@ -71,14 +88,5 @@ def signals_stop(control) -> Iterator[None]:
     def on_sigterm(signum, frame):
         control.stop("terminated")
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        signal.signal(signal.SIGINT, on_sigint)
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except ValueError:  # not the main thread (e.g. under a test runner's thread)
-        previous = {}
-    try:
+    with on_signals(on_sigint, on_sigterm):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -13,7 +13,6 @@ and draws the samples ``--search`` has not drawn yet through Tune.
 from __future__ import annotations
 
 import contextlib
-import signal
 import time
 from collections.abc import Iterator
 from typing import Annotated
@@ -22,7 +21,14 @@ import typer
 from rich.console import Console
 
 from agentapp.cli import app
-from agentapp.cli.common import JsonFlag, RunsDir, SetOption, overrides, print_json
+from agentapp.cli.common import (
+    JsonFlag,
+    RunsDir,
+    SetOption,
+    on_signals,
+    overrides,
+    print_json,
+)
 
 FEATURE = "agentapp sweep"
 
@@ -268,14 +274,5 @@ def _signals(stop) -> Iterator[None]:
     def on_sigterm(signum, frame):
         stop.reason = stop.reason or "terminated"
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        signal.signal(signal.SIGINT, on_sigint)
-        signal.signal(signal.SIGTERM, on_sigterm)
-    except ValueError:  # not the main thread (a test runner's thread)
-        previous = {}
-    try:
+    with on_signals(on_sigint, on_sigterm):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -28,11 +28,7 @@ from agentapp.games import resolve  # noqa: E402
 PPO_SETTINGS = {"n_steps": "32", "n_epochs": "2", "batch_size": "64"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")  # one local Ray for the module
 
 
 def _run(config: RunConfig, on_event=None) -> list:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -23,14 +22,6 @@ ray = pytest.importorskip("ray")
 
 SWEEP = ["sweep", "cartpole", "--algo", "ppo", "--steps", "2048", "--eval-episodes", "3"]
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """One small Ray for the module: 2 CPUs, so two 1-CPU trials run side by side."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.mark.parametrize(("args", "says"), [

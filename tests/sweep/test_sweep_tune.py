@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ ray = pytest.importorskip("ray")
 
 SWEEP = ["sweep", "cartpole", "--algo", "ppo", "--eval-episodes", "2"]
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """One small Ray for the module: 2 CPUs."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.mark.parametrize(("args", "says"), [
