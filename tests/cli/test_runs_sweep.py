@@ -54,7 +54,11 @@ def write_sweep_state(root: Path, name: str = SWEEP) -> Path:
 def template(tmp_path_factory) -> Path:
     """A run of its own, then two trials of one sweep, then the sweep's state folder (the
     newest folder of all, so anything that picks "the newest" would pick it first)."""
-    root = tmp_path_factory.mktemp("sweep-template") / "runs"
+    return make_runs_with_a_sweep(tmp_path_factory.mktemp("sweep-template") / "runs")
+
+
+def make_runs_with_a_sweep(root: Path) -> Path:
+    """*root* with a run of its own, two trials of sweep SWEEP and the sweep's state folder."""
     train_trial(root, None, seed=0)
     train_trial(root, SWEEP, seed=1, alpha="0.1")
     train_trial(root, SWEEP, seed=1, alpha="0.5")

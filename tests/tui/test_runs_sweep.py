@@ -23,7 +23,7 @@ from agentapp.tui.screens import run_detail as detail_screen
 from agentapp.tui.screens import runs as runs_screen
 from agentapp.tui.screens.run_detail import RunDetailScreen, trial_settings
 from agentapp.tui.screens.runs import RunsFolder
-from tests.cli.test_runs_sweep import SWEEP, train_trial, write_sweep_state
+from tests.cli.test_runs_sweep import SWEEP, make_runs_with_a_sweep
 from tests.tui.conftest import wait_until
 from tests.tui.test_runs import SIZE, column, open_runs, plain
 
@@ -32,12 +32,7 @@ SWEEP_COLUMN = 8  # after the mark column and the seven columns every table has
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tui-sweep") / "runs"
-    train_trial(root, None, seed=0)
-    train_trial(root, SWEEP, seed=1, alpha="0.1")
-    train_trial(root, SWEEP, seed=1, alpha="0.5")
-    write_sweep_state(root)
-    return root
+    return make_runs_with_a_sweep(tmp_path_factory.mktemp("tui-sweep") / "runs")
 
 
 @pytest.fixture
