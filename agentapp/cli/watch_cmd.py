@@ -7,6 +7,11 @@ terminal the picture updates in place at ``--fps``; when stdout is not a termina
 last picture and result are printed, without waiting. ``--record FILE`` saves the env's frames as
 a GIF or MP4 at the game's natural speed, whatever ``--fps`` says. Opening the env, stepping the
 agent and drawing a step are shared with the TUI's watch screen (``rendering/playback.py``).
+
+``--graphics kitty|sixel|auto`` (or ``AGENTAPP_GRAPHICS``) draws pixel games at full resolution
+with the terminal's image protocol instead of half blocks (``rendering/graphics.py`` says how it
+is chosen); CartPole is then drawn from its frames rather than from its state. The terminal is
+asked what it speaks before watching starts, so the answer never mixes with the keys.
 """
 
 from __future__ import annotations
@@ -68,8 +73,16 @@ SIDE_WIDTH = 34
 """Columns of the panel beside the game: the moment's figures and what the agent thinks."""
 
 
-def _pixel_picture(console: Console) -> Picture:
+def _pixel_picture(console: Console, protocol: str = "cells") -> Picture:
     from agentapp.rendering.pixels import PixelFrame
+
+    frame_class = PixelFrame
+    if protocol != "cells":
+        from functools import partial
+
+        from agentapp.rendering.graphics import ImageFrame
+
+        frame_class = partial(ImageFrame, protocol)
 
     def picture(info, frame, caption: str) -> PixelFrame:
         # asked on every frame, so a resized terminal is filled; in a terminal the panel beside
@@ -77,8 +90,8 @@ def _pixel_picture(console: Console) -> Picture:
         # keys' line under the picture and a spare, so nothing scrolls
         if not console.is_terminal:
             return PixelFrame(frame, caption=caption)
-        return PixelFrame(frame, max_width=max(8, console.size.width - SIDE_WIDTH - 2),
-                          max_height=max(4, console.size.height - 3), caption=caption)
+        return frame_class(frame, max_width=max(8, console.size.width - SIDE_WIDTH - 2),
+                           max_height=max(4, console.size.height - 3), caption=caption)
 
     return picture
 
@@ -186,14 +199,16 @@ def _frames_of_step(env, every_frame: bool) -> list:
 
 
 def _play(env, agent, game, picture: Picture, console: Console, *, episodes: int, seed: int,
-          greedy: bool, fps: float, record=None, pixels: bool = False) -> list[float]:
+          greedy: bool, fps: float, record=None, pixels: bool = False,
+          from_frames: bool = False) -> list[float]:
     """Play *episodes* episodes, showing (and recording) every step; returns their returns (of
-    the episodes played to the end: ``q`` stops early)."""
+    the episodes played to the end: ``q`` stops early). *from_frames*: draw CartPole from its
+    frames too (image protocols), not from its state."""
     from agentapp.rendering.playback import Player
 
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
     player = Player(env, agent, game, seed=seed, greedy=greedy, think=live is not None)
-    from_state = live is not None and game.id == "cartpole"
+    from_state = live is not None and game.id == "cartpole" and not from_frames
     every_frame = record is not None or (live is not None and pixels and not from_state)
     returns = []
     with live or ExitStack(), KeyReader() as keys:
@@ -254,18 +269,27 @@ def watch_command(
     record: Annotated[Path | None, typer.Option(metavar="FILE", help="Also save the game's "
                       "frames to FILE (.gif, or .mp4 with PyAV) at the game's natural speed.",
                       show_default=False)] = None,
+    graphics: Annotated[str, typer.Option(
+        envvar="AGENTAPP_GRAPHICS", metavar="cells|auto|kitty|sixel", help="How pixel games "
+        "are drawn: cells (half blocks, any terminal), kitty or sixel (full resolution, needs "
+        "agentapp's graphics extra and a terminal that speaks it), or auto (the terminal is asked; "
+        "cells if it speaks neither). Env: AGENTAPP_GRAPHICS.")] = "cells",
     runs_dir: RunsDir = None,
 ) -> None:
     """Watch a trained agent play."""
     import numpy as np
 
     from agentapp.engine.plan import check_seed
+    from agentapp.rendering import graphics as image_protocols
     from agentapp.rendering.playback import grid_picture, open_env
     from agentapp.rendering.recording import FrameRecorder
 
     check_seed(seed)
+    protocol = image_protocols.check_choice(graphics)
     if record is not None:
         FrameRecorder(record, 1.0)  # check the file name now, before a run is picked or loaded
+    # asked before anything is drawn or keys are read: the terminal answers on stdin
+    protocol = image_protocols.choose(protocol)
     path, ckpt, agent, game, params = load_agent(_pick_ref(ref, runs_dir), runs_dir)
     env, gridworld = open_env(game, params, record is not None)
     console = Console(highlight=False, soft_wrap=True)
@@ -277,13 +301,14 @@ def watch_command(
         shown_fps = natural * params.frame_skip
     try:
         recorder = FrameRecorder(record, natural) if record is not None else None
-        picture = grid_picture(env, agent) if gridworld else _pixel_picture(console)
+        picture = grid_picture(env, agent) if gridworld else _pixel_picture(console, protocol)
         mode = "stochastic" if stochastic else "greedy"
         console.print(f"{ckpt['algo']} on {game.id} · {mode} · checkpoint {path}", markup=False)
         with recorder or ExitStack():
             returns = _play(env, agent, game, picture, console, episodes=episodes, seed=seed,
                             greedy=not stochastic, fps=fps or shown_fps,
-                            record=recorder, pixels=not gridworld)
+                            record=recorder, pixels=not gridworld,
+                            from_frames=protocol != image_protocols.CELLS)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     finally:
