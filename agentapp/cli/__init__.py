@@ -65,9 +65,14 @@ def _open_app(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
+    import os
+
+    from agentapp.rendering.graphics import ENV_VAR, choose_for_app
     from agentapp.tui.app import AgentApp
 
-    app_ = AgentApp(runs_dir=runs_dir)
+    # the terminal is asked now: once the app runs, Textual reads all of stdin
+    graphics = choose_for_app(os.environ.get(ENV_VAR))
+    app_ = AgentApp(runs_dir=runs_dir, graphics=graphics)
     app_.run()
     raise typer.Exit(app_.return_code or 0)
 

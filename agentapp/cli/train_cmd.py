@@ -95,10 +95,13 @@ def _train_in_app(config, plan) -> int:
     """Train on the dashboard; the seed the plan drew is kept so config.json records it."""
     from dataclasses import replace
 
+    from agentapp.rendering.graphics import ENV_VAR, choose_for_app
     from agentapp.tui.app import AgentApp
 
     config = replace(config, seed=plan.seed, live_view=True)
-    app_ = AgentApp(runs_dir=config.runs_dir, config=config)
+    # asked before the app runs (Textual then reads all of stdin): its watch screen draws with it
+    graphics = choose_for_app(os.environ.get(ENV_VAR))
+    app_ = AgentApp(runs_dir=config.runs_dir, config=config, graphics=graphics)
     with _signals_stop_app(app_):
         app_.run()
     code = app_.return_code or 0

@@ -15,6 +15,10 @@ How to draw is chosen with ``agentapp watch --graphics`` or the ``AGENTAPP_GRAPH
   stdin or stdout is not a terminal (a pipe, a log, CI). Never an error.
 * ``kitty`` / ``sixel``: that protocol or one clear error (exit 2) saying why not.
 
+The terminal app (``agentapp`` with no command, ``agentapp train`` in a terminal) reads
+``AGENTAPP_GRAPHICS`` only, asks before it starts (:func:`choose_for_app`), and draws half blocks
+when the protocol asked for cannot be used: it has no line to print an error on.
+
 ``cells`` stays the default because asking is not free: textual-image writes a query to the
 terminal and reads the answer from stdin for up to 0.1 s per protocol (a key typed meanwhile can
 be lost), and a multiplexer (tmux, screen) answers for itself, not for the terminal around it.
@@ -131,6 +135,18 @@ def choose(choice: str) -> str:
     if protocol != CELLS:
         cell_pixels()  # asked now, while nothing else reads stdin (and then remembered)
     return protocol
+
+
+def choose_for_app(value: str | None) -> str:
+    """How the terminal app draws pixel games for *value* (``AGENTAPP_GRAPHICS``), asked before
+    the app starts (Textual then reads all of stdin, answers included). An unknown *value* is a
+    UserError; a protocol that cannot be used is half blocks (``cells``), never an error: the
+    app has no line to print one on."""
+    choice = check_choice(value)
+    try:
+        return choose(choice)
+    except UserError:
+        return CELLS
 
 
 def cell_pixels() -> tuple[int, int]:

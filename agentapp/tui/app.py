@@ -38,11 +38,15 @@ class AgentApp(App[int]):
         config: Any = None,
         runner: Runner | None = None,
         exit_when_done: bool | None = None,
+        graphics: str = "cells",
     ) -> None:
         """*config* (a ``RunConfig``) or *runner* open the app on that run's dashboard; without
         either it opens on the home screen. *exit_when_done*: leave the app when the dashboard
-        is dismissed after training (default: when it opened on the dashboard)."""
+        is dismissed after training (default: when it opened on the dashboard). *graphics*: how
+        the watch screen draws pixel games, ``cells``, ``kitty`` or ``sixel``, decided before the
+        app starts (``rendering.graphics.choose_for_app``)."""
         super().__init__()
+        self.graphics = graphics
         from agentapp import runs
 
         self.runs_root = runs.runs_root(runs_dir)

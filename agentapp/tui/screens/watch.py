@@ -9,6 +9,10 @@ The thread posts one :class:`WatchFrame` per step (a newer one replaces one not 
 waits on :class:`Pacing`, which the keys drive: pause, one step, faster, slower, restart. Leaving
 the screen stops the thread, which closes the environment. A checkpoint that cannot be loaded is
 one notification, and the screen goes back where it came from.
+
+A pixel game is drawn in half blocks, or, when the app was started with a terminal image protocol
+(``AGENTAPP_GRAPHICS=kitty|sixel|auto``, asked in the launcher: ``rendering/graphics.py``), at
+full resolution in textual-image's widget for it, which is given each frame fitted to its room.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from agentapp.errors import UserError
+from agentapp.rendering.graphics import CELLS, PROTOCOLS, SIXEL
 from agentapp.rendering.insight import InsightPanel
 from agentapp.rendering.playback import PIXELS, Player, load_agent, open_view_env, painter
 
@@ -171,6 +176,7 @@ class WatchScreen(Screen[None]):
     WatchScreen #watch { height: 1fr; }
     WatchScreen #view-panel { width: 1fr; }
     WatchScreen #picture { width: 1fr; height: 1fr; content-align: center middle; }
+    WatchScreen #frame-image { width: 1fr; height: 1fr; }
     WatchScreen #side { width: 38; }
     WatchScreen #playing { height: auto; }
     WatchScreen #thinking { height: 1fr; }
@@ -187,6 +193,9 @@ class WatchScreen(Screen[None]):
         self.painter: Any = None
         self.action_names: tuple[str, ...] = ()
         self.moment: Moment | None = None
+        self.image: Any = None
+        """textual-image's widget drawing the frames (pixel games with an image protocol)."""
+        self._shown: tuple[Any, Any] = (None, None)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -271,7 +280,21 @@ class WatchScreen(Screen[None]):
         self.kind, self.label, self.painter = message.kind, message.label, message.painter
         self.action_names = message.actions
         self.query_one("#view-panel").border_title = message.title
+        protocol = getattr(self.app, "graphics", CELLS)
+        if self.kind == PIXELS and protocol in PROTOCOLS and self.image is None:
+            self._mount_image(protocol)
         self._draw()
+
+    def _mount_image(self, protocol: str) -> None:
+        """textual-image's kitty or sixel widget in the place of the half-block picture."""
+        # imported only here: it asks the terminal at import (answered already in the launcher)
+        from textual_image.widget import SixelImage, TGPImage
+
+        picture = self.query_one("#picture", Static)
+        picture.display = False
+        self.image = (SixelImage if protocol == SIXEL else TGPImage)(id="frame-image")
+        self.query_one("#view-panel").mount(self.image, after=picture)
+        self.call_after_refresh(self._draw)  # its size is known once laid out
 
     def on_watch_frame(self, message: WatchFrame) -> None:
         self.moment = message.moment
@@ -288,13 +311,29 @@ class WatchScreen(Screen[None]):
     def _draw(self) -> None:
         moment = self.moment
         if moment is not None and self.painter is not None:
-            picture = self.query_one("#picture", Static)
-            size = picture.content_size
-            picture.update(self.painter(moment.obs, moment.info, moment.frame,
-                                        size.width or None, size.height or None))
+            if self.image is not None:
+                self._draw_image(moment.frame)
+            else:
+                picture = self.query_one("#picture", Static)
+                size = picture.content_size
+                picture.update(self.painter(moment.obs, moment.info, moment.frame,
+                                            size.width or None, size.height or None))
             self.query_one("#insight", Static).update(
                 InsightPanel(moment.insight, self.action_names, moment.chosen))
         self.query_one("#stats", Static).update(self._stats())
+
+    def _draw_image(self, frame: np.ndarray | None) -> None:
+        """*frame* fitted to exactly the widget's cells (textual-image then scales nothing);
+        sent again only when the frame or the room changed (a key redraws the same frame)."""
+        from agentapp.rendering.graphics import cell_pixels, fitted_image
+
+        size = self.image.content_size
+        if frame is None or not (size.width and size.height):
+            return
+        if self._shown[0] is frame and self._shown[1] == size:
+            return
+        self._shown = (frame, size)
+        self.image.image = fitted_image(frame, size.width, size.height, cell_pixels())
 
     def _stats(self) -> RenderableType:
         table = Table.grid(padding=(0, 1))
