@@ -206,6 +206,8 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
     ("train-runs-dir-without-value", (*GW, "--runs-dir"), "requires an argument"),
     # watch [RUN|CHECKPOINT|GAME]
     ("watch-missing-run", ("watch", "no-such-run"), "no run named 'no-such-run'"),
+    ("watch-unknown-graphics", ("watch", "{run}", "--graphics", "sixels"),
+     "unknown graphics 'sixels'"),
     ("watch-folder-not-a-run", ("watch", "{empty}"), "not a run folder"),
     ("watch-name-not-a-run", ("watch", "not-a-run"), "not a run folder"),
     ("watch-broken-run", ("watch", "{broken}"), "no checkpoint yet"),
