@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -78,6 +77,7 @@ def experiment_command(
 def show(console: Console, result) -> None:
     """Tables, heat grids, curves, the findings, and where the files are."""
     from agentapp.experiments.common import cell
+    from agentapp.rendering.tables import print_fitted
 
     for table in result.tables:
         view = Table(title=table.title, title_justify="left")
@@ -86,19 +86,10 @@ def show(console: Console, result) -> None:
             view.add_column(column, justify="left" if i == 0 else "right", no_wrap=words)
         for row in table.rows:
             view.add_row(*(cell(v) for v in row))
-        needed = Measurement.get(console, console.options.update_width(10_000), view).maximum
-        if not console.is_terminal and needed > console.width:
-            console.width = needed  # a log or a pipe has no edge: every digit is kept
-        if needed <= console.width:
-            console.print(view)
-            continue
-        # a terminal too narrow for the table: one block per row, no figure cut
-        console.print(table.title, style="bold", markup=False)
-        for row in table.rows:
-            console.print(f"{cell(row[0])}:", style="bold", markup=False)
-            console.print("  " + ", ".join(f"{c} {cell(v)}" for c, v in
-                                           zip(table.columns[1:], row[1:], strict=True)),
-                          markup=False)
+        print_fitted(console, view, table.title, [
+            (f"{cell(row[0])}:", ", ".join(f"{c} {cell(v)}" for c, v in
+                                           zip(table.columns[1:], row[1:], strict=True)))
+            for row in table.rows])
     for heat in result.heats:
         console.print(heat_grid(heat))
     for plot in result.plots:

@@ -15,10 +15,10 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from agentapp.rendering.tables import print_fitted
 from agentapp.sweep import report
 from agentapp.sweep.grid import params_text
 from agentapp.sweep.state import EARLY, FAILED, RUNNING, Sweep, Trial
@@ -171,15 +171,7 @@ def _print_table(console: Console, title: str, columns: list[str],
                         no_wrap=True)
     for row in rows:
         view.add_row(*row)
-    needed = Measurement.get(console, console.options.update_width(10_000), view).maximum
-    if not console.is_terminal and needed > console.width:
-        console.width = needed  # a log or a pipe has no edge: every digit is kept
-    if needed <= console.width:
-        console.print(view)
-        return
-    console.print(title, style="bold", markup=False)  # too narrow: one block per row
-    for row in rows:
-        console.print(f"{row[0]}. {row[1]}:", style="bold", markup=False)
-        console.print("  " + ", ".join(f"{c} {v}" for c, v in zip(columns[2:], row[2:],
-                                                                      strict=True)),
-                      markup=False)
+    print_fitted(console, view, title, [
+        (f"{row[0]}. {row[1]}:", ", ".join(f"{c} {v}" for c, v in zip(columns[2:], row[2:],
+                                                                        strict=True)))
+        for row in rows])
