@@ -130,19 +130,24 @@ class Reinforce(DeepAlgorithm):
         return obs, actions, torch.cat(returns).to(self.torch_device)
 
     def train_iteration(self, max_steps: int) -> Iteration:
-        hp, start = self.hp, self.steps
+        start = self.steps
         episodes, finished = self._play()
         obs, actions, returns = self.episode_tensors(episodes)
         dist, value = self.model(obs)
-        weights = returns
-        if hp.baseline == "mean":
-            weights = returns - returns.mean()
-        elif hp.baseline == "value":
-            weights = returns - value.detach()
+        weights = self.weights(returns, value)
         # grad J ~ 1/B sum_i sum_t grad log pi(a_t|s_t) (G_t - b)   (Williams 1992)
         policy_loss = -(dist.log_prob(actions) * weights).sum() / len(episodes)
         metrics = self.descend(policy_loss, dist, value, returns)
         return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
+
+    def weights(self, returns: torch.Tensor, value: torch.Tensor | None) -> torch.Tensor:
+        """What multiplies grad log pi: the return, less the baseline the settings choose (the
+        batch mean, or the learned V(s_t), held fixed here: the baseline learns by regression)."""
+        if self.hp.baseline == "mean":
+            return returns - returns.mean()
+        if self.hp.baseline == "value":
+            return returns - value.detach()
+        return returns
 
     def descend(self, policy_loss: torch.Tensor, dist, value: torch.Tensor | None,
                 returns: torch.Tensor) -> dict[str, float]:

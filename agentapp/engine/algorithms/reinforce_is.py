@@ -89,15 +89,10 @@ class ReinforceIS(Reinforce):
     @torch.no_grad()
     def make_batch(self, episodes: list[dict[str, Any]]) -> Batch:
         """Returns, advantages and the collecting policy's log-probabilities of *episodes*."""
-        hp = self.hp
         obs, actions, returns = self.episode_tensors(episodes)
         dist, value = self.model(obs)
-        advantages = returns
-        if hp.baseline == "mean":
-            advantages = returns - returns.mean()
-        elif hp.baseline == "value":
-            advantages = returns - value
-        return Batch(obs, actions, returns, advantages, dist, dist.log_prob(actions),
+        return Batch(obs, actions, returns, self.weights(returns, value), dist,
+                     dist.log_prob(actions),
                      len(episodes))
 
     def update(self, batch: Batch) -> dict[str, float]:
