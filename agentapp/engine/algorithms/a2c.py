@@ -76,7 +76,7 @@ class A2C(ActorCriticMethod):
         loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)  # before clipping
         self.optimizer.step()
         metrics = {
             "losses/policy_loss": float(policy_loss.detach()),
@@ -84,6 +84,7 @@ class A2C(ActorCriticMethod):
             "losses/entropy": float(entropy.detach()),
             "losses/explained_variance": self.explained_variance(),
             "charts/learning_rate": lr,
+            "charts/grad_norm": float(grad_norm),
             **self.worker_metrics(),
         }
         return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)

@@ -112,13 +112,14 @@ class A3CLearner(ActorCriticMethod):
         for p in self.params:
             p.grad = None
         loss.backward()
-        nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)  # before clipping
         self.hogwild_step()
         return Iteration(steps=self.steps - start, episodes=finished, metrics={
             "losses/policy_loss": float(policy_loss.detach()),
             "losses/value_loss": float(value_loss.detach()),
             "losses/entropy": float(entropy.detach()),
             "losses/explained_variance": self.explained_variance(),
+            "charts/grad_norm": float(grad_norm),
         })
 
     def hogwild_step(self) -> None:

@@ -201,14 +201,20 @@ class DQN(DeepAlgorithm):
         return losses
 
     def _metrics(self, losses: list) -> dict[str, float]:
+        """The iteration's figures; the losses and the gradient norm (before clipping) are
+        means over its updates, read from the device once."""
         metrics = {"charts/epsilon": self.epsilon_at(self.steps),
-                   "charts/replay_fill": len(self.buffer) / self.buffer.capacity}
+                   "charts/replay_fill": len(self.buffer) / self.buffer.capacity,
+                   "charts/learning_rate": float(self.optimizer.param_groups[0]["lr"])}
         if losses:
-            metrics["losses/td_loss"] = float(torch.stack([x[0] for x in losses]).mean())
-            metrics["losses/q_values"] = float(torch.stack([x[1] for x in losses]).mean())
+            td_loss, q_values, grad_norm = torch.stack([torch.stack(x) for x in losses]).mean(0)
+            metrics.update({"losses/td_loss": td_loss.item(), "losses/q_values": q_values.item(),
+                            "charts/grad_norm": grad_norm.item()})
         return {**metrics, **self.worker_metrics()}
 
-    def _learn(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _learn(self, batch: ReplayBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One gradient step on *batch*; returns the loss, the mean Q(s, a) taken and the
+        gradient norm before clipping (tensors, still on the device)."""
         hp = self.hp
         bootstrap_net = self.q_target if hp.target else self.q
         # the buffer keeps raw observations; normalise them with the statistics of now
@@ -229,10 +235,10 @@ class DQN(DeepAlgorithm):
             loss = F.mse_loss(q_taken, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
-        return loss.detach(), q_taken.detach().mean()
+        return loss.detach(), q_taken.detach().mean(), grad_norm.detach()
 
     def _update_target(self) -> None:
         hp = self.hp

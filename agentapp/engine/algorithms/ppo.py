@@ -67,7 +67,9 @@ class PPO(ActorCriticMethod):
         return Iteration(steps=self.steps - start, metrics=metrics, episodes=finished)
 
     def _update(self, clip: float) -> dict[str, float]:
-        hp, totals, count = self.hp, {}, 0
+        """``n_epochs`` epochs of minibatch steps; the losses and ``charts/grad_norm`` (before
+        clipping) are means over all the minibatches, read from the device once each."""
+        hp, totals, count, grad_norms = self.hp, {}, 0, []
         for _ in range(hp.n_epochs):
             kls = []
             for batch in self.buffer.minibatches(hp.batch_size, self.generator):
@@ -89,7 +91,7 @@ class PPO(ActorCriticMethod):
                 loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+                grad_norms.append(nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm))
                 self.optimizer.step()
                 with torch.no_grad():  # the k3 estimator of KL(old || new) (Schulman, 2020)
                     kl = ((ratio - 1) - log_ratio).mean()
@@ -102,4 +104,6 @@ class PPO(ActorCriticMethod):
                 count += 1
             if hp.target_kl and torch.stack(kls).mean().item() > hp.target_kl:
                 break
-        return {f"losses/{key}": float(total) / count for key, total in totals.items()}
+        metrics = {f"losses/{key}": float(total) / count for key, total in totals.items()}
+        metrics["charts/grad_norm"] = torch.stack(grad_norms).mean().item()
+        return metrics

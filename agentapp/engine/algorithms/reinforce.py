@@ -152,7 +152,8 @@ class Reinforce(DeepAlgorithm):
     def descend(self, policy_loss: torch.Tensor, dist, value: torch.Tensor | None,
                 returns: torch.Tensor) -> dict[str, float]:
         """One optimizer step on *policy_loss* minus the entropy bonus, plus the baseline's
-        regression on *returns* when there is a learned V; returns the losses as metrics."""
+        regression on *returns* when there is a learned V; returns the losses and the gradient
+        norm (before any clipping) as metrics."""
         hp = self.hp
         entropy = dist.entropy().mean()
         loss = policy_loss - hp.ent_coef * entropy
@@ -165,8 +166,12 @@ class Reinforce(DeepAlgorithm):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if hp.max_grad_norm:
-            nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+            grad_norm = nn.utils.clip_grad_norm_(self.params, hp.max_grad_norm)
+        else:
+            grad_norm = nn.utils.get_total_norm([p.grad for p in self.params
+                                                 if p.grad is not None])
         self.optimizer.step()
+        metrics["charts/grad_norm"] = float(grad_norm)
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
