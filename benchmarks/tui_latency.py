@@ -14,6 +14,8 @@ in a child process (Pong, A2C), each for ``--seconds``:
 
     python benchmarks/tui_latency.py [--seconds 30] [--repeats 2] [--only cartpole|pong]
 
+It exits 0 when both targets are met and 1 when one is missed (for scripts and CI).
+
 Run it on an otherwise idle machine. The two sides are timed one after the other, alternately,
 ``--repeats`` times each, and the medians are compared: a single pair is at the mercy of the
 machine's moods (a 2-core VM's speed drifts by 10-20% from minute to minute).
@@ -161,7 +163,7 @@ def main() -> int:
     print("\n".join(rows))
     print(f"targets: key press handled within {LATENCY_TARGET_MS:.0f} ms; dashboard speed within "
           f"{SPEED_TOLERANCE:.0%} of headless -> {'met' if ok else 'NOT met'}")
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

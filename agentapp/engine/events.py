@@ -48,10 +48,23 @@ class EpisodeEnded:
 
 @dataclass(frozen=True)
 class Frame:
-    """A picture of the game being played by the training agent (RGB uint8, H x W x 3)."""
+    """The game being played by the training agent, for a front end's live view: what the first
+    training environment shows now.
+
+    Pixel games send a picture (``image``); every other game sends its current ``observation``
+    (CartPole's state vector, the gridworld's cell index or wall pattern) and the ``info`` a
+    front end needs beside it to draw the game as its watch screen does (the gridworld's
+    ``cell``, since with ``obs=walls`` different cells look alike). A front end draws the
+    observation itself: the engine never renders.
+    """
 
     step: int
-    image: np.ndarray = field(repr=False)
+    image: np.ndarray | None = field(default=None, repr=False)
+    """RGB uint8, H x W x 3 (pixel games), else None."""
+    observation: Any = field(default=None, repr=False)
+    """A copy of the first environment's current observation (games without an image)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Plain values that place the agent where the observation cannot (``{"cell": 7}``)."""
 
 
 @dataclass(frozen=True)

@@ -64,15 +64,31 @@ class StateView:
         self.scales = None if scales is None else np.asarray(scales, dtype=np.float64).ravel()
         self.bar_width = bar_width
 
+    def _fitted_bar_width(self, max_width: int, texts: list[str]) -> int:
+        """The bar width that fits beside the names and numbers in *max_width* cells (at most
+        ``bar_width``); 0 when fewer than 5 cells are left, so a narrow panel drops the bars
+        rather than cutting the names and numbers."""
+        if self.scales is None:
+            return 0
+        name_width = max((len(name) for name in self.names), default=0)
+        value_width = max((len(text) for text in texts), default=0)
+        room = max_width - name_width - value_width - 4  # two gaps of two cells
+        width = min(self.bar_width, room)
+        if width % 2 == 0:  # odd, so the zero mark sits in the middle
+            width -= 1
+        return width if width >= 5 else 0
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        texts = [f"{value:+.4f}" for value in self.values[: len(self.names)]]
+        bar_width = self._fitted_bar_width(options.max_width, texts)
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(justify="right", no_wrap=True)
-        if self.scales is not None:
+        if bar_width:
             table.add_column(no_wrap=True)
-        for i, (name, value) in enumerate(zip(self.names, self.values, strict=False)):
-            cells: list[str | Text] = [name, f"{value:+.4f}"]
-            if self.scales is not None:
-                cells.append(_bar(float(value), float(self.scales[i]), self.bar_width))
+        for i, (name, text) in enumerate(zip(self.names, texts, strict=False)):
+            cells: list[str | Text] = [name, text]
+            if bar_width and self.scales is not None:
+                cells.append(_bar(float(self.values[i]), float(self.scales[i]), bar_width))
             table.add_row(*cells)
         yield table

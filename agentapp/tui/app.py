@@ -27,7 +27,8 @@ class AgentApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("f1,question_mark", "help", "Help"),
+        # the footer shows the first key: "?" is the one people look for; F1 works as well
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False),
     ]
 

@@ -4,6 +4,7 @@ the runner, and the exit code it hands back."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +36,14 @@ async def _delivered(pilot, wait_for, events: list) -> DashboardScreen:
 
 def _log(screen: DashboardScreen) -> str:
     return "\n".join(screen.query_one(EventLog).lines_text)
+
+
+def _saved(run_dir: str) -> None:
+    """What a save leaves on disk (the scripts only announce it): the banner offers to resume
+    a run only from its checkpoints/latest.pt."""
+    folder = Path(run_dir) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "latest.pt").write_bytes(b"")
 
 
 async def test_header_shows_the_run_its_progress_and_speed(make_app, wait_for, tmp_path):
@@ -173,6 +182,7 @@ async def test_q_then_y_stops_and_enter_leaves_with_130(make_app, wait_for, tmp_
     app = make_app(events)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _delivered(pilot, wait_for, events)
+        _saved(str(tmp_path / RUN_NAME))
         await pilot.press("q")
         await pilot.press("y")
         assert screen.runner.requests == ["stop:interrupted"]
@@ -196,6 +206,7 @@ async def test_q_then_y_stops_and_enter_leaves_with_130(make_app, wait_for, tmp_
 async def test_after_the_run_ends_a_key_leaves_with_its_code(
         make_app, wait_for, tmp_path, reason, key, code, verdict):
     run_dir = str(tmp_path / RUN_NAME)
+    _saved(run_dir)
     events = ppo_events(run_dir, finish=reason)
     app = make_app(events)
     async with app.run_test(size=SIZE) as pilot:
@@ -248,6 +259,7 @@ async def test_a_crash_during_training_exits_3(make_app, wait_for, tmp_path):
     run_dir = str(tmp_path / RUN_NAME)
     events = [RunStarted(run_dir, {"game": "cartpole", "algo": "ppo"}, 0, 1000),
               EpisodeEnded(10, 1, 9.0, 10), Failure("training crashed: RuntimeError: boom")]
+    _saved(run_dir)
     app = make_app(events, hold=False)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen)

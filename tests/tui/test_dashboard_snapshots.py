@@ -1,7 +1,8 @@
-"""Snapshots of the dashboard fed by scripted events: mid-run, finished, in a light theme, and in
-a small window. Nothing drawn depends on the clock or on chance: elapsed time and ETA come from
+"""Snapshots of the dashboard fed by scripted events: mid-run, finished, and a DQN run in the
+light theme. Nothing drawn depends on the clock or on chance: elapsed time and ETA come from
 the events, and the run folder shown is a fixed relative path (never touched: the scripts
-stand in for training)."""
+stand in for training). The small window's compact layout is checked by a Pilot test in
+``test_dashboard.py`` instead."""
 
 from __future__ import annotations
 

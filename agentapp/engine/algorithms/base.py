@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from agentapp.engine.events import Frame
 from agentapp.engine.insight import Insight
 from agentapp.games.registry import DISCRETE_ACTIONS, Game
 
@@ -165,10 +166,21 @@ class Algorithm(ABC):
         or None. The loop asks before every save, so a NaN never overwrites a good checkpoint."""
         return None
 
-    def live_frame(self) -> np.ndarray | None:
-        """A picture (RGB uint8, H x W x 3) of what the first training environment shows now,
-        for a front end's live view; None when the method or the game has none to give."""
+    def live_frame(self, step: int) -> Frame | None:
+        """What the first training environment shows now, at *step*, for a front end's live
+        view: a picture for pixel games, else a copy of the current observation (and
+        :func:`placement` of the agent). None when the method plays no game as it learns
+        (planners sweep a model) or has nothing current to show. The loop asks a few times a
+        second at most, so this must stay cheap: one small copy."""
         return None
 
     def close(self) -> None:  # noqa: B027  (optional hook: most methods hold nothing to free)
         """Release environments and other resources."""
+
+
+def placement(env: Any) -> dict[str, Any]:
+    """Where the agent is in *env*, when its observation may not say: the gridworld's ``cell``
+    (with ``obs=walls`` different cells give the same observation). Empty for other games, whose
+    observation is all a live view needs. *env* may be wrapped."""
+    cell = getattr(getattr(env, "unwrapped", env), "cell", None)
+    return {} if cell is None else {"cell": int(cell)}

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agentapp.engine.algorithms.base import Algorithm
+from agentapp.engine.algorithms.base import Algorithm, placement
+from agentapp.engine.events import Frame
 from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.engine.networks import NETWORKS, ActorCritic, make_encoder
 from agentapp.engine.normalize import Normalizer
@@ -290,13 +291,18 @@ class DeepAlgorithm(Algorithm):
         index = int((~finite).nonzero()[0, 0])
         return f"network parameter {index} (shape {tuple(params[index].shape)})"
 
-    def live_frame(self) -> np.ndarray | None:
-        """The newest frame the first environment's agent sees (pixel games: the last of its
-        stacked 84x84 frames, as grey RGB); vector observations have no picture."""
-        if self.obs is None or not is_pixels(self.observation_space):
+    def live_frame(self, step: int) -> Frame | None:
+        """What the first environment's agent sees: for pixel games the newest of its stacked
+        84x84 frames (as grey RGB), else a copy of its observation, with the gridworld's cell
+        when the environment lives in this process (not with ``async_envs`` or workers)."""
+        if self.obs is None:
             return None
-        frame = np.asarray(self.obs[0, -1], dtype=np.uint8)
-        return np.repeat(frame[:, :, None], 3, axis=2)
+        if is_pixels(self.observation_space):
+            frame = np.asarray(self.obs[0, -1], dtype=np.uint8)
+            return Frame(step, image=np.repeat(frame[:, :, None], 3, axis=2))
+        local = getattr(self._envs, "envs", None)  # SyncVectorEnv's copies
+        return Frame(step, observation=np.array(self.obs[0], copy=True),
+                     info=placement(local[0]) if local else {})
 
     def as_tensor(self, obs: Any) -> torch.Tensor:
         """Observations as a tensor on the learner's device (int64 for Discrete, else float32)."""

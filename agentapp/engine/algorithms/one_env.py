@@ -4,13 +4,17 @@ Q-learning, SARSA, Monte-Carlo control, the policy evaluators and linear Q-learn
 environment, one step at a time, and must resume mid-episode exactly. They share this: starting
 and stepping the episode while counting its return and length, finishing it, and taking and
 putting back the environment's own state for a checkpoint (the gridworld's ``get_state``, else a
-generic snapshot of any gymnasium environment).
+generic snapshot of any gymnasium environment), and showing that episode to a live view.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from agentapp.engine.algorithms.base import placement
+from agentapp.engine.events import Frame
 from agentapp.games.snapshot import restore, snapshot
 from agentapp.plain import plain
 
@@ -95,6 +99,11 @@ class OneEnvEpisodes:
             self.episode_length = int(state["episode_length"])
         else:
             self.obs = self._reset(seed=self.seed + self.steps)
+
+    def live_frame(self, step: int) -> Frame | None:
+        """The episode in progress for a live view: a copy of the current observation (a state
+        index, or a vector for linear Q on CartPole) and the gridworld's cell."""
+        return Frame(step, observation=np.array(self.obs, copy=True), info=placement(self.env))
 
     def close(self) -> None:
         self.env.close()

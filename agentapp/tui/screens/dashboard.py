@@ -29,12 +29,7 @@ from agentapp.tui.screens.confirm import ConfirmScreen
 from agentapp.tui.widgets.event_log import EventLog
 from agentapp.tui.widgets.live_view import LiveView
 from agentapp.tui.widgets.plots import LossPlot, ReturnPlot
-from agentapp.tui.widgets.result_banner import (
-    ResultBanner,
-    exit_code_for,
-    resume_command,
-    verdict_for,
-)
+from agentapp.tui.widgets.result_banner import ResultBanner, exit_code_for, verdict_for
 from agentapp.tui.widgets.run_header import RunHeader
 from agentapp.tui.widgets.stats import StatsPanel
 
@@ -165,6 +160,7 @@ class DashboardScreen(Screen[int]):
                 "good" if event.text.startswith("evaluation") else "info")
             self.log_event(event.text, event.step, level)
         elif isinstance(event, RunStarted):
+            self.query_one(LiveView).prepare(event.config)  # the game its frames will show
             where = f"resumed at step {event.start_step:,}" if event.start_step else "started"
             self.log_event(f"training {where} in {event.run_dir}", event.start_step, "info")
             self.refresh_panels()
@@ -203,13 +199,14 @@ class DashboardScreen(Screen[int]):
             return  # the run had already ended; the log says what went wrong after
         started = self.history.started is not None
         self.exit_code = 3 if started else 2  # never started: a bad setting
-        self.query_one(ResultBanner).show_failure(text, self._resume_command())
+        self.query_one(ResultBanner).show_failure(text, *self._run_ref())
         self._ended()
 
-    def _resume_command(self) -> str | None:
-        if self.history.started is None:
-            return None
-        return resume_command(str(self.history.config.get("game", "GAME")), self.history.run_dir)
+    def _run_ref(self) -> tuple[str, str | None]:
+        """The game and run folder the banner offers to resume (whose ``latest.pt`` it checks);
+        no folder while training never started."""
+        run_dir = self.history.run_dir if self.history.started is not None else None
+        return str(self.history.config.get("game", "GAME")), run_dir
 
     def on_runner_exited(self, message: RunnerExited) -> None:
         message.stop()
@@ -222,7 +219,7 @@ class DashboardScreen(Screen[int]):
         self.exit_code = exit_code_for(self.stop_reason)
         self.log_event("training stopped", self.history.step, "warning")
         self.query_one(ResultBanner).show_stopped(self.history.step, self.history.unit,
-                                                  self._resume_command())
+                                                  *self._run_ref())
         self._ended()
 
     def _ended(self) -> None:

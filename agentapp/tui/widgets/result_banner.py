@@ -7,10 +7,12 @@ dashboard; the exit code it announces is the one the shell gets, as with headles
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from textual.content import Content
 from textual.widgets import Static
 
+from agentapp import runs
 from agentapp.engine.events import EXIT_CODES, RunFinished
 from agentapp.tui.widgets.formatting import fmt_duration, fmt_return
 
@@ -18,6 +20,8 @@ VERDICTS = {"budget": "done", "converged": "converged", "target": "target reache
             "interrupted": "stopped", "terminated": "stopped (SIGTERM)", "failed": "FAILED"}
 
 CLOSE_HINT = "press Enter or q to close"
+
+NO_CHECKPOINT = "this run has no checkpoint to resume from (it ended before its first save)"
 
 
 def exit_code_for(reason: str) -> int:
@@ -33,11 +37,18 @@ def resume_command(game: str, run_dir: str) -> str:
     return f"agentapp train {shlex.quote(game)} --resume {shlex.quote(run_dir)}"
 
 
-def next_command(finished: RunFinished, game: str) -> str:
-    """The command that carries on: resume a stopped or failed run, else watch the agent."""
-    if exit_code_for(finished.reason) != 0:
-        return resume_command(game, finished.run_dir)
-    return f"agentapp watch {shlex.quote(finished.run_dir)}"
+def can_resume(run_dir: str) -> bool:
+    """Whether *run_dir* holds ``checkpoints/latest.pt``, what ``--resume RUN`` continues from
+    (without it the command would only be refused)."""
+    return bool(run_dir) and (Path(run_dir) / runs.CHECKPOINTS / "latest.pt").is_file()
+
+
+def resume_line(game: str, run_dir: str) -> Content:
+    """"resume with: COMMAND" when *run_dir* can be resumed, else that it cannot."""
+    if not can_resume(run_dir):
+        return Content.styled(NO_CHECKPOINT, "$text-muted")
+    return Content.assemble(("resume with: ", "$text-muted"),
+                            (resume_command(game, run_dir), "bold"))
 
 
 class ResultBanner(Static):
@@ -65,27 +76,31 @@ class ResultBanner(Static):
         lines = [Content.styled(headline, "bold")]
         if finished.detail:
             lines.append(Content(finished.detail))
-        action = "resume with" if exit_code_for(finished.reason) else "watch it"
-        lines.append(Content.assemble((f"{action}: ", "$text-muted"),
-                                      (next_command(finished, game), "bold")))
+        if exit_code_for(finished.reason):  # stopped or failed: carry on from its checkpoint
+            lines.append(resume_line(game, finished.run_dir))
+        else:
+            lines.append(Content.assemble(
+                ("watch it: ", "$text-muted"),
+                (f"agentapp watch {shlex.quote(finished.run_dir)}", "bold")))
         lines.append(Content.styled(CLOSE_HINT, "$text-muted"))
         kind = {"failed": "-failed", "budget": "", "converged": "", "target": ""}
         self._show(lines, kind.get(finished.reason, "-stopped"), f"training {verdict}")
 
-    def show_failure(self, text: str, resume: str | None = None) -> None:
-        """*text*: why; *resume*: the command that resumes the run (None: it never started)."""
-        what = "training could not start" if resume is None else "training failed"
+    def show_failure(self, text: str, game: str = "", run_dir: str | None = None) -> None:
+        """*text*: why; *game* and *run_dir*: the run that failed (None: it never started)."""
+        what = "training could not start" if run_dir is None else "training failed"
         lines = [Content.styled(f"{what}: {text}", "bold")]
-        if resume is not None:
-            lines.append(Content.assemble(("resume with: ", "$text-muted"), (resume, "bold")))
+        if run_dir is not None:
+            lines.append(resume_line(game, run_dir))
         lines.append(Content.styled(CLOSE_HINT, "$text-muted"))
         self._show(lines, "-failed", what)
 
-    def show_stopped(self, step: int, unit: str, resume: str | None) -> None:
-        """Training stopped on request before it could report a result."""
+    def show_stopped(self, step: int, unit: str, game: str, run_dir: str | None) -> None:
+        """Training stopped on request before it could report a result (*run_dir* None: it
+        stopped before it started)."""
         lines = [Content.styled(f"stopped at {step:,} {unit}", "bold")]
-        if resume is not None:
-            lines.append(Content.assemble(("resume with: ", "$text-muted"), (resume, "bold")))
+        if run_dir is not None:
+            lines.append(resume_line(game, run_dir))
         lines.append(Content.styled(CLOSE_HINT, "$text-muted"))
         self._show(lines, "-stopped", "training stopped")
 
