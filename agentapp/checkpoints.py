@@ -12,6 +12,7 @@ reads it, checked field by field after, and an older format is migrated where th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import re
@@ -53,7 +54,8 @@ def save(payload: dict[str, Any], path: str | os.PathLike[str], check: bool = Tr
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a failed removal must not hide why the save failed
+            Path(tmp_name).unlink(missing_ok=True)
         raise
     return target
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import shlex
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +60,22 @@ def new_run_dir(root: Path, game_slug: str, algo: str, now: float | None = None)
             continue
         except OSError as exc:
             raise UserError(f"cannot create run folder {path}: {exc.strerror or exc}") from None
-        (path / CHECKPOINTS).mkdir()
+        try:
+            (path / CHECKPOINTS).mkdir()
+        except OSError as exc:
+            raise UserError(f"cannot create {path / CHECKPOINTS}: {system_reason(exc)}") from None
         return path
     raise UserError(f"too many runs named {base} in {root}")
+
+
+def system_reason(exc: OSError) -> str:
+    """The system's words for *exc* ("No space left on device"), never empty."""
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def write_problem(path: str | os.PathLike[str], exc: OSError) -> str:
+    """One line for a file that could not be written: ``cannot write PATH: REASON``."""
+    return f"cannot write {path}: {system_reason(exc)}"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -72,17 +87,40 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_config(run: Path, config: dict[str, Any]) -> None:
+    """Write the run's ``config.json``; a failure (disk full, read-only folder) is UserError:
+    training has not begun, as when the run folder itself cannot be made."""
+    try:
+        write_json(run / CONFIG, config)
+    except OSError as exc:
+        raise UserError(write_problem(run / CONFIG, exc)) from None
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """The JSON object in *path*, or None when missing or unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_json_or_say(path)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+
+
+def read_json_or_say(path: Path) -> dict[str, Any]:
+    """The JSON object in *path*; OSError when it cannot be read, ValueError saying where the
+    JSON is broken (line and column) or that it holds no object."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path.name} is not valid JSON (line {exc.lineno}, column "
+                         f"{exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name} holds a {type(data).__name__}, not a JSON object")
+    return data
 
 
 def is_run_dir(path: Path) -> bool:
@@ -137,27 +175,77 @@ class RunInfo:
 
 
 def run_info(path: Path) -> RunInfo | None:
-    """Read a run folder's config and status; None when it is not a readable run."""
-    config = read_json(path / CONFIG)
-    if config is None:
+    """Read a run folder's config and status; None when it is not a run (no ``config.json``).
+
+    A config or status that cannot be read, is not valid JSON or holds a value of the wrong type
+    still lists the run: its status then says what is wrong (``damaged: status.json is not valid
+    JSON (line 3, column 5: ...)``, the first problem found) and the value is left out."""
+    if not (path / CONFIG).is_file():
         return None
-    status = read_json(path / STATUS) or {}
-    if status.get("status") == "running" and not lock_is_live(path):
-        status["status"] = "stopped"  # its trainer died without saying so
-    return RunInfo(
+    problems: list[str] = []
+    config = _json_noting(path / CONFIG, problems)
+    status = _json_noting(path / STATUS, problems) if (path / STATUS).exists() else {}
+    state = _text(status, "status", STATUS, problems) or "unknown"
+    if state == "running" and not lock_is_live(path):
+        state = "stopped"  # its trainer died without saying so
+    steps = _number(status, "steps", STATUS, problems)
+    total = _number(status, "total_steps", STATUS, problems)
+    if total is None:
+        total = _number(config, "steps", CONFIG, problems)
+    info = RunInfo(
         path=path,
         name=path.name,
-        game=str(config.get("game", "?")),
-        algo=str(config.get("algo", "?")),
-        status=str(status.get("status", "unknown")),
-        steps=int(status.get("steps", 0)),
-        total_steps=int(status.get("total_steps", config.get("steps", 0)) or 0),
-        last_eval=status.get("last_eval"),
-        best_eval=status.get("best_eval"),
-        started=float(config.get("created", 0.0)),
-        parent=status.get("parent") or config.get("parent"),
-        sweep=str(config["sweep"]) if config.get("sweep") else None,
+        game=_text(config, "game", CONFIG, problems) or "?",
+        algo=_text(config, "algo", CONFIG, problems) or "?",
+        status=state,
+        steps=int(steps or 0),
+        total_steps=int(total or 0),
+        last_eval=_number(status, "last_eval", STATUS, problems),
+        best_eval=_number(status, "best_eval", STATUS, problems),
+        started=float(_number(config, "created", CONFIG, problems) or 0.0),
+        parent=(_text(status, "parent", STATUS, problems)
+                or _text(config, "parent", CONFIG, problems)),
+        sweep=_text(config, "sweep", CONFIG, problems),
     )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        info = replace(info, status=f"damaged: {problems[0]}{more}")
+    return info
+
+
+def _json_noting(path: Path, problems: list[str]) -> dict[str, Any]:
+    """The JSON object in *path*, or ``{}`` with what is wrong added to *problems*."""
+    try:
+        return read_json_or_say(path)
+    except OSError as exc:
+        problems.append(f"cannot read {path.name}: {system_reason(exc)}")
+    except ValueError as exc:
+        problems.append(str(exc))
+    return {}
+
+
+def _number(data: dict[str, Any], key: str, source: str, problems: list[str]) -> float | None:
+    """``data[key]`` when it is a finite number, None when absent or null; otherwise None with
+    the problem noted."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        problems.append(f"{source}: {key} is {value!r:.40}, not a number")
+        return None
+    return value
+
+
+def _text(data: dict[str, Any], key: str, source: str, problems: list[str]) -> str | None:
+    """``data[key]`` when it is a string, None when absent, null or empty; otherwise None with
+    the problem noted."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{source}: {key} is {value!r:.40}, not a string")
+        return None
+    return value
 
 
 def list_runs(root: Path) -> list[RunInfo]:
@@ -207,8 +295,25 @@ def lock_is_live(run: Path) -> bool:
 @contextlib.contextmanager
 def locked(run: Path) -> Iterator[None]:
     """Hold the run's lock file (our pid) while training; a stale lock of a dead process is taken
-    over; a live one is UserError."""
+    over; a live one is UserError, and so is a lock file that cannot be written (disk full,
+    read-only folder): training has not begun."""
     lock = run / LOCK
+    try:
+        _take_lock(run, lock)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # an empty lock file would look stale anyway
+            if _lock_pid(run) in (None, 0):
+                lock.unlink(missing_ok=True)
+        raise UserError(write_problem(lock, exc)) from None
+    try:
+        yield
+    finally:
+        if _lock_pid(run) == os.getpid():
+            with contextlib.suppress(OSError):  # left behind, it is stale once we are gone
+                lock.unlink(missing_ok=True)
+
+
+def _take_lock(run: Path, lock: Path) -> None:
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -220,14 +325,8 @@ def locked(run: Path) -> Iterator[None]:
             continue
         with os.fdopen(fd, "w") as handle:
             handle.write(str(os.getpid()))
-        break
-    else:
-        raise UserError(f"cannot lock run {run}")
-    try:
-        yield
-    finally:
-        if _lock_pid(run) == os.getpid():
-            lock.unlink(missing_ok=True)
+        return
+    raise UserError(f"cannot lock run {run}")
 
 
 def newest(root: Path) -> Path:
@@ -256,6 +355,16 @@ def resolve_checkpoint(ref: str, root: Path, prefer_best: bool = True) -> Path:
     if names_a_file(path):
         return path
     return checkpoint_of(find_run(ref, root), prefer_best)
+
+
+def resume_command(game: str, run_dir: str | os.PathLike[str]) -> str:
+    """The shell command that resumes the run in *run_dir*, quoted to paste as it is."""
+    return f"agentapp train {shlex.quote(game)} --resume {shlex.quote(str(run_dir))}"
+
+
+def watch_command(run_dir: str | os.PathLike[str]) -> str:
+    """The shell command that watches the agent of the run in *run_dir*."""
+    return f"agentapp watch {shlex.quote(str(run_dir))}"
 
 
 def names_a_file(path: Path) -> bool:

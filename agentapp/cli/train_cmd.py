@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -60,7 +61,7 @@ def train_command(
     from agentapp.engine import loop
     from agentapp.engine.control import Control
     from agentapp.engine.plan import RunConfig, prepare
-    from agentapp.engine.sinks import default_sinks
+    from agentapp.engine.sinks import recorded
 
     config = RunConfig(
         game=game, algo=algo, steps=steps, seed=seed, envs=envs, device=device,
@@ -75,13 +76,13 @@ def train_command(
     from agentapp.cli.progress import HeadlessProgress
 
     console = Console(highlight=False, soft_wrap=True)
-    consumers = [*default_sinks(), HeadlessProgress(console)]
+    progress = HeadlessProgress(console)
     control = Control()
     finished = None
     with signals_stop(control):
-        for event in loop.train(plan, control):
-            for consume in consumers:
-                consume(event)
+        # recorded: metrics.csv and TensorBoard; one that cannot be written stops training
+        for event in recorded(loop.train(plan, control), control):
+            progress(event)
             if type(event).__name__ == "RunFinished":
                 finished = event
     assert finished is not None
@@ -143,6 +144,10 @@ def _signals_stop_app(app_) -> Iterator[None]:
 
 
 def _summarise(console: Console, done, unit: str, game: str) -> None:
+    """How the run ended and the command that carries on, on stdout (its last line the run
+    folder); a failure also as one line on stderr."""
+    from agentapp.runs import CHECKPOINTS, resume_command, watch_command
+
     verdict = {
         "budget": "done", "converged": "converged", "target": "target reached",
         "interrupted": "stopped (Ctrl+C)", "terminated": "stopped (SIGTERM)",
@@ -154,7 +159,13 @@ def _summarise(console: Console, done, unit: str, game: str) -> None:
     console.print(f"{verdict}: {done.step:,} {unit} in {done.elapsed:.1f} s{evaluation}{detail}",
                   markup=False)
     if done.reason in ("interrupted", "terminated", "failed"):
-        console.print(f"resume with: agentapp train {game} --resume {done.run_dir}", markup=False)
+        if (Path(done.run_dir) / CHECKPOINTS / "latest.pt").is_file():
+            console.print(f"resume with: {resume_command(game, done.run_dir)}", markup=False)
+        else:  # --resume would be refused
+            console.print("no checkpoint to resume from (it ended before its first save)",
+                          markup=False)
     else:
-        console.print(f"watch it: agentapp watch {done.run_dir}", markup=False)
+        console.print(f"watch it: {watch_command(done.run_dir)}", markup=False)
     console.print(done.run_dir, markup=False, soft_wrap=True)
+    if done.reason == "failed":
+        typer.echo(f"agentapp: training failed: {done.detail or 'see the run folder'}", err=True)

@@ -15,16 +15,19 @@ class Control:
 
     def __init__(self) -> None:
         self._stop_reason: str | None = None
+        self._stop_detail = ""
         self._resume = threading.Event()
         self._resume.set()
         self.save_requested = False
         self.eval_requested = False
 
     # -- requests -------------------------------------------------------------------------
-    def stop(self, reason: str = "stopped") -> None:
-        """Ask the loop to save and end; ``reason`` ends up in ``RunFinished.reason``."""
+    def stop(self, reason: str = "stopped", detail: str = "") -> None:
+        """Ask the loop to save and end; ``reason`` ends up in ``RunFinished.reason`` and
+        ``detail`` (why, for a front end's "failed") in its ``detail``."""
         if self._stop_reason is None:
             self._stop_reason = reason
+            self._stop_detail = detail
         self._resume.set()  # a paused loop must wake up to stop
 
     def pause(self) -> None:
@@ -46,6 +49,10 @@ class Control:
     @property
     def stop_reason(self) -> str | None:
         return self._stop_reason
+
+    @property
+    def stop_detail(self) -> str:
+        return self._stop_detail
 
     @property
     def paused(self) -> bool:

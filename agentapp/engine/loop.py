@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentapp import checkpoints, runs
+from agentapp.engine import side_files
 from agentapp.engine.algorithms.base import Algorithm, Iteration
 from agentapp.engine.control import Control
 from agentapp.engine.device import configure_threads
@@ -28,7 +27,6 @@ from agentapp.engine.events import (
     CheckpointSaved,
     EpisodeEnded,
     Event,
-    Frame,
     Message,
     Metrics,
     RunFinished,
@@ -85,34 +83,6 @@ class _Averager:
         return means
 
 
-def side_path(checkpoint: Path, name: str) -> Path:
-    """Where side file *name* (``replay``) of *checkpoint* lies: ``replay.pt`` beside
-    ``latest.pt``, ``step_<N>.replay.pt`` beside ``step_<N>.pt`` (``<stem>.replay.pt`` in
-    general), so a step checkpoint resumes exactly too."""
-    if checkpoint.name == "latest.pt":
-        return checkpoint.with_name(f"{name}.pt")
-    return checkpoint.with_name(f"{checkpoint.stem}.{name}.pt")
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Give *target* the contents of *source* atomically: a hard link (no second copy on disk;
-    it keeps these contents when *source* is later replaced), else a copy."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
-def _prune_orphan_side_files(folder: Path) -> None:
-    """Delete ``step_<N>.<name>.pt`` side files whose ``step_<N>.pt`` has been pruned."""
-    for side in folder.glob("step_*.*.pt"):
-        if not side.with_name(side.name.split(".", 1)[0] + ".pt").exists():
-            side.unlink(missing_ok=True)
-
-
 class _Session:
     """One training session of a run: the agent, its counters and the run folder."""
 
@@ -130,24 +100,40 @@ class _Session:
         self.progress = Progress()
         self.notes: list[str] = []
         if plan.resume_from is not None:
-            self.agent.load_state_dict(plan.resume_from["algorithm"])
-            self.progress = Progress(**plan.resume_from.get("loop", {}))
-            self.progress.step = int(plan.resume_from["step"])
-            self._load_side_files()
+            resume_from, sides = self._resume_point()
+            self.agent.load_state_dict(resume_from["algorithm"])
+            self.progress = Progress(**resume_from.get("loop", {}))
+            self.progress.step = int(resume_from["step"])
+            self._load_side_files(sides)
         if plan.workers:  # after a resume's state is loaded: the workers start at its step
             self.agent.use_workers(plan.workers, plan.address)
         self.started = time.monotonic()
         self.elapsed_before = self.progress.elapsed
 
-    def _load_side_files(self) -> None:
-        source = self.plan.resume_path or self.ckpt_dir / "latest.pt"
-        for name in self.agent.side_file_names():
-            # the checkpoint's own side file, else the run's latest one (which fits only when
-            # the checkpoint was the last one saved): the stored step decides
-            candidates = dict.fromkeys((side_path(source, name), source.parent / f"{name}.pt"))
-            sides = (checkpoints.load_side(p) for p in candidates if p.is_file())
-            side = next((x for x in sides if x is not None
-                         and x.get("step") == self.progress.step), None)
+    def _resume_point(self) -> tuple[dict[str, Any], dict[str, dict[str, Any] | None]]:
+        """The checkpoint to resume from, and its side files by name (None where none fits).
+
+        That is the checkpoint asked for, unless it is a ``latest.pt`` whose side files were
+        never written (a kill between its save and theirs): the run's side files are then those
+        of the save before, and when that save's ``step_<N>.pt`` is there, resuming from it is
+        exact, for the price of one save interval, where ``latest.pt`` would start the replay
+        buffer afresh."""
+        plan, names = self.plan, self.agent.side_file_names()
+        source = plan.resume_path or self.ckpt_dir / "latest.pt"
+        step = int(plan.resume_from["step"])
+        sides = side_files.load_sides(source, names, step)
+        earlier = (side_files.save_of_sides(source.parent, sides, step)
+                   if source.name == "latest.pt" else None)
+        if earlier is not None:
+            self.notes.append(f"{source.name} (step {step}) was saved without its "
+                              f"{' and '.join(names)} file; resuming from "
+                              f"step_{earlier['step']}.pt, which has it")
+            return earlier, sides
+        return plan.resume_from, {name: side if side is not None and side.get("step") == step
+                                  else None for name, side in sides.items()}
+
+    def _load_side_files(self, sides: dict[str, dict[str, Any] | None]) -> None:
+        for name, side in sides.items():
             if side is None:
                 self.notes.append(f"no {name} file matches the checkpoint's step "
                                   f"{self.progress.step}; starting it afresh")
@@ -199,16 +185,21 @@ class _Session:
         side_names = []
         for name, state in self.agent.side_files().items():
             side = {"step": self.progress.step, "state": state}
-            self.write_checkpoint(side, side_path(path, name), check=False)
+            self.write_checkpoint(side, side_files.side_path(path, name), check=False)
             side_names.append(name)
         yield CheckpointSaved(self.progress.step, str(path), "latest")
         if with_step_file:
             step_file = checkpoints.step_path(self.ckpt_dir, self.progress.step)
             self.write_checkpoint(payload, step_file)
             for name in side_names:
-                _link_or_copy(side_path(path, name), side_path(step_file, name))
-            checkpoints.prune_steps(self.ckpt_dir, self.plan.keep_checkpoints)
-            _prune_orphan_side_files(self.ckpt_dir)
+                side_files.link_or_copy(side_files.side_path(path, name),
+                                        side_files.side_path(step_file, name))
+            try:
+                checkpoints.prune_steps(self.ckpt_dir, self.plan.keep_checkpoints)
+                side_files.prune_orphans(self.ckpt_dir)
+            except OSError as exc:  # a folder turned read-only: stop as a failed save does
+                raise TrainingBroken(f"cannot delete {exc.filename or 'old checkpoints'}: "
+                                     f"{runs.system_reason(exc)}") from None
             yield CheckpointSaved(self.progress.step, str(step_file), "step")
         self.write_status("running")
 
@@ -272,7 +263,7 @@ def train(plan: Plan, control: Control | None = None) -> Iterator[Event]:
         if plan.run_dir is not None:  # resuming in place keeps the run's creation time
             previous = runs.read_json(run_dir / runs.CONFIG) or {}
             config["created"] = previous.get("created", config["created"])
-        runs.write_json(run_dir / runs.CONFIG, config)
+        runs.write_config(run_dir, config)  # UserError when it cannot be written
         session = _Session(plan, run_dir, config)
         try:
             yield from _run(session, control)
@@ -288,11 +279,11 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
         yield Message(p.step, note, "warning")
     averager = _Averager(p.step)
     last_frame = 0.0
-    reason, detail = "budget", ""
+    reason, detail, asked = "budget", "", False
     every_iteration = plan.algo_cls.step_unit == "sweeps"
     while True:
         if control.stop_reason:
-            reason = control.stop_reason
+            reason, detail, asked = control.stop_reason, control.stop_detail, True
             break
         if control.paused:
             control.wait_while_paused(0.1)
@@ -322,9 +313,9 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
                 break
         if plan.live_view and time.monotonic() - last_frame >= FRAME_INTERVAL:
             last_frame = time.monotonic()
-            image = s.agent.live_frame()
-            if image is not None:
-                yield Frame(p.step, image)
+            frame = s.agent.live_frame(p.step)
+            if frame is not None:
+                yield frame
         if it.converged:
             reason = "converged"
             break
@@ -341,14 +332,22 @@ def _run(s: _Session, control: Control) -> Iterator[Event]:
         except TrainingBroken as exc:
             reason, detail = "failed", str(exc)
             break
-    yield from _finish(s, averager, reason, detail)
+    yield from _finish(s, averager, reason, detail, asked)
 
 
-def _finish(s: _Session, averager: _Averager, reason: str, detail: str) -> Iterator[Event]:
+def _finish(s: _Session, averager: _Averager, reason: str, detail: str,
+            asked: bool = False) -> Iterator[Event]:
+    """Last metrics, evaluation and save, then status.json and RunFinished. *asked*: the front
+    end stopped the run (a failure it *asked* for, such as a full disk meeting metrics.csv, leaves
+    a sound model, which gets a last save when one is possible)."""
     plan, p = s.plan, s.progress
     if averager.sums:
         yield Metrics(p.step, averager.pop(p.step))
     if reason == "failed":
+        if asked:
+            with contextlib.suppress(TrainingBroken):  # a save that fails keeps the last one
+                if p.last_save != p.step:
+                    yield from s.save(with_step_file=False)
         s.write_status("failed", detail)
         yield Message(p.step, f"training failed: {detail}; the last good checkpoint is kept",
                       "warning")

@@ -33,7 +33,7 @@ from agentapp.engine import loop
 from agentapp.engine.control import Control
 from agentapp.engine.events import EpisodeEnded, Metrics, RunFinished
 from agentapp.engine.plan import RunConfig, prepare, restore_agent
-from agentapp.engine.sinks import default_sinks
+from agentapp.engine.sinks import recorded
 from agentapp.errors import UserError
 from agentapp.experiments import get
 from agentapp.games import resolve
@@ -234,10 +234,8 @@ def train_run(study: Study, label: str, seed: int, *, algo: str, steps: int,
     # a folder made here for a new run: the loop writes its config.json as for any run
     plan = dataclasses.replace(plan, run_dir=run_dir)
     record = RunRecord(label, seed, run_dir)
-    sinks, began = default_sinks(), time.monotonic()
-    for event in loop.train(plan, study.control):
-        for sink in sinks:
-            sink(event)
+    began = time.monotonic()
+    for event in recorded(loop.train(plan, study.control), study.control):
         now = time.monotonic() - began
         if isinstance(event, EpisodeEnded):
             record.episodes.append((event.step, now, event.ret, event.length))

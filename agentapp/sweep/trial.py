@@ -118,7 +118,7 @@ def _train(job: dict[str, Any], control: Any, reporter: Reporter,
            on_event: Callable[[Any, dict[str, Any]], None] | None = None) -> dict[str, Any]:
     from agentapp.engine import loop
     from agentapp.engine.plan import RunConfig, prepare
-    from agentapp.engine.sinks import default_sinks
+    from agentapp.engine.sinks import recorded
 
     run_dir = Path(job["run_dir"])
     latest = run_dir / runs.CHECKPOINTS / "latest.pt"
@@ -135,10 +135,8 @@ def _train(job: dict[str, Any], control: Any, reporter: Reporter,
     plan = prepare(config)
     if plan.run_dir is None:  # a new run, in the folder the driver made and recorded for it
         plan = dataclasses.replace(plan, run_dir=run_dir)
-    sinks, finished = default_sinks(), None
-    for event in loop.train(plan, control):
-        for sink in sinks:
-            sink(event)
+    finished = None
+    for event in recorded(loop.train(plan, control), control):
         reporter.see(event)
         if on_event is not None:
             on_event(event, reporter.info)

@@ -46,17 +46,14 @@ Post = Callable[[Any], None]
 
 def _train_events(config: Any, control: Any) -> Iterable[Event]:
     """Prepare *config* and yield its events, each also fed to the run's CSV / TensorBoard
-    sinks (the same ones headless training uses)."""
+    sinks (the same ones headless training uses; one that cannot write stops training as
+    failed, and RunFinished says why)."""
     from agentapp.engine import loop
     from agentapp.engine.plan import prepare
-    from agentapp.engine.sinks import default_sinks
+    from agentapp.engine.sinks import recorded
 
     plan = prepare(config)
-    sinks = default_sinks()
-    for event in loop.train(plan, control):
-        for sink in sinks:
-            sink(event)
-        yield event
+    yield from recorded(loop.train(plan, control), control)
 
 
 def _describe(exc: BaseException) -> str:

@@ -177,6 +177,7 @@ def test_non_finite_metrics_fail_the_run_and_keep_the_last_good_checkpoint(runs_
     events = list(train(_config(runs_dir, steps=50_000, save_every=100)))
     finished = events[-1]
     assert finished.reason == "failed" and "losses/td_error" in finished.detail
+    assert f"at step {finished.step}" in finished.detail  # says when it broke
     run = Path(finished.run_dir)
     assert json.loads((run / "status.json").read_text())["status"] == "failed"
     assert checkpoints.load(run / "checkpoints" / "latest.pt")["step"] < finished.step
