@@ -362,6 +362,15 @@ def resume_command(game: str, run_dir: str | os.PathLike[str]) -> str:
     return f"agentapp train {shlex.quote(game)} --resume {shlex.quote(str(run_dir))}"
 
 
+NO_CHECKPOINT = "this run has no checkpoint to resume from (it ended before its first save)"
+
+
+def can_resume(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether *run_dir* holds ``checkpoints/latest.pt``, what ``--resume RUN`` continues from
+    (without it the command would only be refused)."""
+    return bool(run_dir) and (Path(run_dir) / CHECKPOINTS / "latest.pt").is_file()
+
+
 def watch_command(run_dir: str | os.PathLike[str]) -> str:
     """The shell command that watches the agent of the run in *run_dir*."""
     return f"agentapp watch {shlex.quote(str(run_dir))}"

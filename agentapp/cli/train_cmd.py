@@ -12,7 +12,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -146,7 +145,7 @@ def _signals_stop_app(app_) -> Iterator[None]:
 def _summarise(console: Console, done, unit: str, game: str) -> None:
     """How the run ended and the command that carries on, on stdout (its last line the run
     folder); a failure also as one line on stderr."""
-    from agentapp.runs import CHECKPOINTS, resume_command, watch_command
+    from agentapp.runs import NO_CHECKPOINT, can_resume, resume_command, watch_command
 
     verdict = {
         "budget": "done", "converged": "converged", "target": "target reached",
@@ -159,11 +158,10 @@ def _summarise(console: Console, done, unit: str, game: str) -> None:
     console.print(f"{verdict}: {done.step:,} {unit} in {done.elapsed:.1f} s{evaluation}{detail}",
                   markup=False)
     if done.reason in ("interrupted", "terminated", "failed"):
-        if (Path(done.run_dir) / CHECKPOINTS / "latest.pt").is_file():
+        if can_resume(done.run_dir):
             console.print(f"resume with: {resume_command(game, done.run_dir)}", markup=False)
         else:  # --resume would be refused
-            console.print("no checkpoint to resume from (it ended before its first save)",
-                          markup=False)
+            console.print(NO_CHECKPOINT, markup=False)
     else:
         console.print(f"watch it: {watch_command(done.run_dir)}", markup=False)
     console.print(done.run_dir, markup=False, soft_wrap=True)

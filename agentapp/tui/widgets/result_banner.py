@@ -6,9 +6,6 @@ dashboard; the exit code it announces is the one the shell gets, as with headles
 
 from __future__ import annotations
 
-import shlex
-from pathlib import Path
-
 from textual.content import Content
 from textual.widgets import Static
 
@@ -21,7 +18,7 @@ VERDICTS = {"budget": "done", "converged": "converged", "target": "target reache
 
 CLOSE_HINT = "press Enter or q to close"
 
-NO_CHECKPOINT = "this run has no checkpoint to resume from (it ended before its first save)"
+NO_CHECKPOINT = runs.NO_CHECKPOINT
 
 
 def exit_code_for(reason: str) -> int:
@@ -33,22 +30,12 @@ def verdict_for(reason: str) -> str:
     return VERDICTS.get(reason, "stopped")
 
 
-def resume_command(game: str, run_dir: str) -> str:
-    return f"agentapp train {shlex.quote(game)} --resume {shlex.quote(run_dir)}"
-
-
-def can_resume(run_dir: str) -> bool:
-    """Whether *run_dir* holds ``checkpoints/latest.pt``, what ``--resume RUN`` continues from
-    (without it the command would only be refused)."""
-    return bool(run_dir) and (Path(run_dir) / runs.CHECKPOINTS / "latest.pt").is_file()
-
-
 def resume_line(game: str, run_dir: str) -> Content:
     """"resume with: COMMAND" when *run_dir* can be resumed, else that it cannot."""
-    if not can_resume(run_dir):
+    if not runs.can_resume(run_dir):
         return Content.styled(NO_CHECKPOINT, "$text-muted")
     return Content.assemble(("resume with: ", "$text-muted"),
-                            (resume_command(game, run_dir), "bold"))
+                            (runs.resume_command(game, run_dir), "bold"))
 
 
 class ResultBanner(Static):
@@ -81,7 +68,7 @@ class ResultBanner(Static):
         else:
             lines.append(Content.assemble(
                 ("watch it: ", "$text-muted"),
-                (f"agentapp watch {shlex.quote(finished.run_dir)}", "bold")))
+                (runs.watch_command(finished.run_dir), "bold")))
         lines.append(Content.styled(CLOSE_HINT, "$text-muted"))
         kind = {"failed": "-failed", "budget": "", "converged": "", "target": ""}
         self._show(lines, kind.get(finished.reason, "-stopped"), f"training {verdict}")
