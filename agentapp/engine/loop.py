@@ -245,6 +245,9 @@ class _Session:
         })
 
 
+LEFT_AT_ONCE = "left at once (a second Ctrl+C): the last checkpoint is kept, later steps are not"
+
+
 def _not_finite(values: dict[str, float]) -> str | None:
     return next((k for k, v in values.items() if not math.isfinite(v)), None)
 
@@ -265,8 +268,15 @@ def train(plan: Plan, control: Control | None = None) -> Iterator[Event]:
             config["created"] = previous.get("created", config["created"])
         runs.write_config(run_dir, config)  # UserError when it cannot be written
         session = _Session(plan, run_dir, config)
+        finished = False
         try:
-            yield from _run(session, control)
+            for event in _run(session, control):
+                finished = isinstance(event, RunFinished)
+                yield event
+        except (GeneratorExit, KeyboardInterrupt):  # left at once: a second Ctrl+C
+            if not finished:
+                session.write_status("stopped", LEFT_AT_ONCE)
+            raise
         finally:
             session.agent.close()
 

@@ -118,6 +118,7 @@ def test_second_ctrl_c_during_the_save_exits_at_once_and_keeps_the_checkpoint(ru
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out
     assert checkpoints.load(folder / "latest.pt")["step"] == 2000  # the stalled save never landed
-    assert json.loads((run / "status.json").read_text())["status"] != "stopped"  # left at once
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "stopped" and status["detail"].startswith("left at once"), status
     assert not list(folder.glob(".*.tmp"))  # the unfinished save removed its temporary file
     assert not (run / "lock").exists()
