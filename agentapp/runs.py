@@ -338,11 +338,19 @@ def newest(root: Path) -> Path:
 
 
 def best_of_game(root: Path, game: str) -> Path | None:
-    """The run of *game* with the best evaluation (ties: the newest), or None."""
-    infos = [i for i in list_runs(root) if i.game == game and (root / i.name).is_dir()]
+    """The run of *game* with the best evaluation (ties: the newest), or None.
+
+    Only runs with a checkpoint to load count: a run that has not saved yet cannot be watched."""
+    infos = [i for i in list_runs(root) if i.game == game and (root / i.name).is_dir()
+             and _has_checkpoint(root / i.name)]
     if not infos:
         return None
     return max(infos, key=lambda i: (i.best_eval is not None, i.best_eval or 0.0, i.started)).path
+
+
+def _has_checkpoint(run: Path) -> bool:
+    folder = run / CHECKPOINTS
+    return (folder / "best.pt").is_file() or (folder / "latest.pt").is_file()
 
 
 def resolve_checkpoint(ref: str, root: Path, prefer_best: bool = True) -> Path:

@@ -200,3 +200,35 @@ def test_watch_a_game_picks_its_best_run_else_the_shipped_agent(cli, runs_dir):
     none = cli("watch", "acrobot")
     assert none.exit_code == 2
     assert "no trained acrobot agent" in none.stderr and "agentapp train acrobot" in none.stderr
+
+
+def _set_best_eval(run: Path, value: float) -> None:
+    status = json.loads((run / "status.json").read_text())
+    status["best_eval"] = value
+    (run / "status.json").write_text(json.dumps(status))
+
+
+def test_watch_a_game_takes_the_best_evaluated_run_that_has_a_checkpoint(cli, runs_dir):
+    _, better = _train(cli, "gridworld:cliff", "--algo", "value-iteration", "--seed", "1")
+    _, worse = _train(cli, "gridworld:cliff", "--algo", "value-iteration", "--seed", "2")
+    # the best evaluation wins, not the newest run
+    _set_best_eval(worse, -13.0)
+    _set_best_eval(better, -12.0)
+    picked = cli("watch", "gridworld:cliff", "--fps", "1000")
+    assert picked.exit_code == 0, picked.output
+    assert f"watching the best gridworld:cliff run: {better}" in picked.stderr
+    # a run that evaluated better but has no checkpoint to load is passed over
+    _, unsaved = _train(cli, "gridworld:cliff", "--algo", "value-iteration", "--seed", "3")
+    _set_best_eval(unsaved, 0.0)
+    for file in (unsaved / "checkpoints").iterdir():
+        file.unlink()
+    again = cli("watch", "gridworld:cliff", "--fps", "1000")
+    assert again.exit_code == 0, again.output
+    assert f"watching the best gridworld:cliff run: {better}" in again.stderr
+    # with no run that can be watched, the shipped agent
+    for run in (worse, better):
+        for file in (run / "checkpoints").iterdir():
+            file.unlink()
+    shipped = cli("watch", "gridworld:cliff", "--fps", "1000")
+    assert shipped.exit_code == 0, shipped.output
+    assert "watching the value-iteration agent that ships with agentapp" in shipped.stderr
