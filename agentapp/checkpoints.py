@@ -77,6 +77,22 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _validated(_migrated(payload, source), source)
 
 
+def for_playing(payload: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a deep agent's checkpoint that plays exactly as *payload* does, in about a third
+    of the space: the optimizer's per-parameter state (Adam's two moments, twice the network) and
+    the training environments' snapshot and last observations are left out. It loads wherever the
+    original does (``watch``, ``eval``, ``inspect``); training resumed from it starts the
+    optimizer's moments and the environments afresh. The shelf ships its pixel agents this way."""
+    state = dict(payload["algorithm"])
+    optimizer = state.get("optimizer")
+    if isinstance(optimizer, dict) and "state" in optimizer:
+        state["optimizer"] = {**optimizer, "state": {}}
+    for key in ("obs", "envs"):
+        if key in state:
+            state[key] = None
+    return {**payload, "algorithm": state}
+
+
 def _check_regular_file(source: Path) -> None:
     """Refuse what is not a plain file before opening it (a FIFO would block, /dev/zero never
     ends, a symlink loop cannot be followed)."""

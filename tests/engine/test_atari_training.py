@@ -89,6 +89,13 @@ def test_pixel_checkpoint_loads_back_to_identical_actions(runs_dir, algo):
         if isinstance(a, dict) and a and isinstance(next(iter(a.values())), torch.Tensor):
             for key in a:
                 assert torch.equal(a[key], b[key]), key
+    # the copy the shelf ships (no optimizer moments, no environments) plays the same actions
+    latest = run_dir / "checkpoints" / "latest.pt"
+    slim = checkpoints.save(checkpoints.for_playing(checkpoints.load(latest)),
+                            run_dir / "playing.pt")
+    assert slim.stat().st_size < 0.6 * latest.stat().st_size
+    player, _, _ = restore_agent(checkpoints.load(slim))
+    np.testing.assert_array_equal(player.act_batch(batch), again.act_batch(batch))
 
 
 def test_evaluation_counts_the_real_score_of_whole_games():
