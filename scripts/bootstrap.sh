@@ -53,16 +53,20 @@ case "$task" in
     echo "See what it knows: $venv/bin/agentapp inspect last"
     ;;
   test)
-    "${pip[@]}" install --quiet -e ".[test]"
-    # Box2D (LunarLander) where a wheel exists for this platform; its tests skip otherwise
-    "${pip[@]}" install --quiet -e ".[test,box2d]" 2>/dev/null \
-      || echo "Box2D is not installable here: the LunarLander tests will be skipped"
-    # Ray (sweeps, --workers) where a wheel exists for this platform; its tests skip otherwise
-    "${pip[@]}" install --quiet -e ".[test,ray]" 2>/dev/null \
-      || echo "Ray is not installable here: the sweep and --workers tests will be skipped"
+    # Box2D (LunarLander) and Ray (sweeps, --workers) where wheels exist for this platform, in
+    # one resolve; where one is missing, each is tried alone and its tests skip without it
+    if ! "${pip[@]}" install --quiet -e ".[test,box2d,ray]" 2>/dev/null; then
+      "${pip[@]}" install --quiet -e ".[test]"
+      "${pip[@]}" install --quiet -e ".[test,box2d]" 2>/dev/null \
+        || echo "Box2D is not installable here: the LunarLander tests will be skipped"
+      "${pip[@]}" install --quiet -e ".[test,ray]" 2>/dev/null \
+        || echo "Ray is not installable here: the sweep and --workers tests will be skipped"
+    fi
     "$py" -m ruff check agentapp tests benchmarks
-    # the slow-marked learning checks (presets solving CartPole, ...) run with `slow`
-    "$py" -m pytest -q -m "not slow"
+    # the slow-marked learning checks (presets solving CartPole, ...) run with `slow`; two test
+    # processes (pytest-xdist), each taking whole files, so a module's shared fixtures (a trained
+    # agent, a local Ray) are built once
+    "$py" -m pytest -q -m "not slow" -n 2 --dist loadfile
     ;;
   slow)
     "${pip[@]}" install --quiet -e ".[test]"
