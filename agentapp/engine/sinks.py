@@ -25,7 +25,7 @@ from typing import Any
 
 from agentapp.engine.control import Control
 from agentapp.engine.events import EpisodeEnded, Event, Metrics, RunFinished, RunStarted
-from agentapp.runs import METRICS, write_problem
+from agentapp.runs import METRICS, STATUS, read_json, write_json, write_problem
 
 HEADER = ["step", "time", "key", "value"]
 
@@ -192,9 +192,19 @@ def recorded(events: Iterable[Event], control: Control,
                     control.stop("failed", failure)
             if failure and isinstance(event, RunFinished) and event.reason != "failed":
                 event = replace(event, reason="failed", detail=failure)  # the last write failed
+                _mark_failed(Path(event.run_dir), failure)
             yield event
     finally:  # left early (a second Ctrl+C): the loop closes now and releases the run's lock
         getattr(stream, "close", lambda: None)()
+
+
+def _mark_failed(run_dir: Path, detail: str) -> None:
+    """The loop wrote status.json ("done", "stopped") before the run's last write failed: it
+    now says failed, and why, as the exit code does."""
+    status = read_json(run_dir / STATUS)
+    if status is not None:
+        with contextlib.suppress(OSError):
+            write_json(run_dir / STATUS, {**status, "status": "failed", "detail": detail})
 
 
 def _failure_line(exc: OSError) -> str:

@@ -212,6 +212,30 @@ def test_a_full_disk_under_metrics_csv_fails_the_run_and_keeps_its_checkpoint(
     assert "training failed: ;" not in result.stdout  # the loop's message got the reason too
 
 
+def test_a_write_failing_as_the_run_closes_marks_the_finished_run_failed(cli, runs_dir,
+                                                                         monkeypatch):
+    """The last rows of metrics.csv cannot be written when the run closes, after status.json
+    already said done: exit 3, and status.json now says failed, with the same reason."""
+    from agentapp.engine.sinks import MetricsCsv
+
+    real_close = MetricsCsv.close
+
+    def close(self):
+        if self.handle is not None:
+            real_close(self)
+            raise OSError(errno.ENOSPC, NO_SPACE, str(self.path))
+
+    monkeypatch.setattr(MetricsCsv, "close", close)
+    result = cli("train", "gridworld:cliff", "--algo", "q-learning", "--steps", "2000",
+                 "--seed", "0", "--headless")
+    _failed_in_one_line(result, "metrics.csv", NO_SPACE)
+    (run,) = runs_dir.iterdir()
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "failed" and "metrics.csv" in status["detail"], status
+    assert status["steps"] == 2000
+    assert checkpoints.load(run / "checkpoints" / "latest.pt")["step"] == 2000
+
+
 def _full_disk_for(name: str, monkeypatch) -> None:
     """Creating *name* (or the temporary file it is written through) fails with ENOSPC."""
     real_open = os.open
