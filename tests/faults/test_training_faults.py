@@ -145,6 +145,29 @@ def test_a_parameter_turning_nan_fails_the_run_without_saving_it(runs_dir, monke
     assert all(torch.isfinite(w).all() for w in weights)  # the broken state was never written
 
 
+def test_a_q_table_turning_nan_fails_the_run_without_saving_it(runs_dir, monkeypatch):
+    from agentapp.engine.algorithms.q_learning import QLearning
+
+    original, calls = QLearning.train_iteration, {"n": 0}
+
+    def poisoned(self, max_steps):
+        it = original(self, max_steps)
+        if self.steps >= 1000 and not calls["n"]:  # after the first checkpoints
+            calls["n"] = 1
+            self.q[-1, 0] = float("nan")  # the goal's row: terminal, never learned from
+        return it
+
+    monkeypatch.setattr(QLearning, "train_iteration", poisoned)
+    config = RunConfig(game="gridworld:cliff", algo="q-learning", steps=20_000, seed=0,
+                       save_every=200, eval_every=10**9, runs_dir=str(runs_dir))
+    finished = list(train(config))[-1]
+    assert finished.reason == "failed", finished
+    assert finished.detail == f"the Q-table is no longer a finite number at step {finished.step}"
+    latest = checkpoints.load(Path(finished.run_dir) / "checkpoints" / "latest.pt")
+    assert 0 < latest["step"] < finished.step
+    assert torch.isfinite(latest["algorithm"]["q"]).all()  # the broken table was never written
+
+
 # -- every other file a training session writes --------------------------------------------------
 
 DQN = ("train", "cartpole", "--algo", "dqn", "--set", "learning_starts=100", "--set",

@@ -180,6 +180,10 @@ class QTableMethod(OneEnvEpisodes, Algorithm):
         row = self.q[int(obs)]
         return Insight(Q_VALUES, row, float(row.max()))
 
+    def broken_parameter(self) -> str | None:
+        """A huge step size or reward can overflow the table; the loop then stops before a save."""
+        return None if np.isfinite(self.q).all() else "the Q-table"
+
     # -- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
@@ -248,6 +252,9 @@ class Planner(Algorithm):
         self.v = np.zeros(self.n_states)
         self.sweeps = 0
         self.converged = False
+
+    def broken_parameter(self) -> str | None:
+        return None if np.isfinite(self.v).all() else "V"
 
     def q_row(self, s: int) -> np.ndarray:
         """Q(s, .) backed up from V for one state (see :func:`action_values`)."""
