@@ -25,19 +25,26 @@ def _ids(agent: shelf.ShippedAgent) -> str:
     return agent.file
 
 
-def test_the_shelf_has_every_gridworld_map_and_cartpole_ppo_and_dqn():
+def test_the_shelf_has_every_gridworld_map_cartpole_ppo_and_dqn_and_pong():
     shipped = {(a.game, a.algo) for a in AGENTS}
     games = {game for game, _ in shipped}
     assert {f"gridworld:{name}" for name in BUILTIN_MAPS} <= games
-    assert {("cartpole", "ppo"), ("cartpole", "dqn")} <= shipped
+    assert {("cartpole", "ppo"), ("cartpole", "dqn"), ("pong", "ppo")} <= shipped
     assert len({a.file for a in AGENTS}) == len(AGENTS)
+
+
+def _is_atari(agent: shelf.ShippedAgent) -> bool:
+    from agentapp.games import resolve
+
+    return resolve(agent.game).family == "atari"
 
 
 @pytest.mark.parametrize("agent", AGENTS, ids=_ids)
 def test_each_file_is_present_small_and_matches_its_checksum(agent):
     path = shelf.verify(agent)
     assert path == shelf.SHELF_DIR / agent.file
-    assert path.stat().st_size < 500_000
+    # a Nature CNN is 1.7M parameters: 6.8 MB shipped without its optimizer's moments
+    assert path.stat().st_size < (8_000_000 if _is_atari(agent) else 500_000)
     assert agent.command.startswith(f"agentapp train {agent.game} --algo {agent.algo} ")
     assert "--seed " in agent.command
     assert {"agentapp", "torch"} <= set(agent.trained_with)
@@ -54,7 +61,13 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("agent", AGENTS, ids=_ids)
+def _slow_if_atari(agent: shelf.ShippedAgent):
+    """Ten whole games of Pong by a good player take minutes on a small CPU: the slow checks."""
+    marks = [pytest.mark.slow] if _is_atari(agent) else []
+    return pytest.param(agent, id=agent.file, marks=marks)
+
+
+@pytest.mark.parametrize("agent", [_slow_if_atari(a) for a in AGENTS])
 def test_each_agent_plays_as_well_as_its_manifest_says(agent, one_torch_thread):
     from agentapp.engine import algorithms
     from agentapp.engine.algorithms.deep import DeepAlgorithm
@@ -80,7 +93,19 @@ def test_shipped_for_picks_the_best_agent_of_each_game():
         assert best.eval_mean == max(a.eval_mean for a in AGENTS if a.game == game)
     assert shelf.shipped_for("cartpole").algo == "ppo"  # a tie at 500: the first listed
     assert shelf.shipped_for("gridworld:maze").file == "gridworld-maze-value-iteration.pt"
-    assert shelf.shipped_for("pong") is None
+    assert shelf.shipped_for("pong").file == "pong-ppo.pt"
+    assert shelf.shipped_for("breakout") is None
+
+
+def test_the_pong_agent_wins_its_first_evaluation_game():
+    """The quick check of the showcase in the default run (its ten games are a slow check): the
+    manifest's first seeded game, played from the shipped file, is won against the built-in
+    player."""
+    pong = shelf.shipped_for("pong")
+    one_game = shelf.ShippedAgent(**{**pong.as_json(), "eval_episodes": 1})
+    result = shelf.evaluate(one_game)
+    assert "no sticky actions" in result["protocol"] and result["episodes"] == 1
+    assert result["mean"] > 0, result
 
 
 def _entry(file: str, mean: float, std: float) -> dict:

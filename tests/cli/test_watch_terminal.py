@@ -119,3 +119,14 @@ def test_the_end_of_the_episodes_restores_the_terminal(gridworld_run, terminal):
     assert term.finish() == 0
     assert term.output.count("episode 2: return") == 1
     assert term.restored() and _cursor_shown_at_the_end(term.output)
+
+
+def test_watch_pong_shows_the_shipped_agent_at_every_emulated_frame(tmp_path, terminal):
+    """No Pong run: the shelf's agent plays, at the game's natural 60 pictures a second (the
+    agent acts on every 4th), in colour half blocks."""
+    term = terminal("pong", "--runs-dir", str(tmp_path))
+    term.read_until(r"60 fps · space pause", timeout=90)
+    term.type("q")
+    assert term.finish() == 0 and term.restored()
+    assert "watching the ppo agent that ships with agentapp (pong-ppo.pt" in term.output
+    assert "\x1b[38;2;" in term.output or "\x1b[38;5;" in term.output  # coloured cells
