@@ -139,15 +139,20 @@ def find_run(ref: str, root: Path) -> Path:
     raise UserError(f"no run named {ref!r} (looked in {root}); see `agentapp runs`")
 
 
-def checkpoint_of(run: Path, prefer_best: bool = True) -> Path:
-    """``best.pt`` when *prefer_best* and it exists, else ``latest.pt``."""
+def _checkpoint_file(run: Path, prefer_best: bool = True) -> Path | None:
     folder = run / CHECKPOINTS
     best, latest = folder / "best.pt", folder / "latest.pt"
     if prefer_best and best.is_file():
         return best
-    if latest.is_file():
-        return latest
-    raise UserError(f"run {run} has no checkpoint yet")
+    return latest if latest.is_file() else None
+
+
+def checkpoint_of(run: Path, prefer_best: bool = True) -> Path:
+    """``best.pt`` when *prefer_best* and it exists, else ``latest.pt``."""
+    found = _checkpoint_file(run, prefer_best)
+    if found is None:
+        raise UserError(f"run {run} has no checkpoint yet")
+    return found
 
 
 @dataclass(frozen=True)
@@ -342,15 +347,10 @@ def best_of_game(root: Path, game: str) -> Path | None:
 
     Only runs with a checkpoint to load count: a run that has not saved yet cannot be watched."""
     infos = [i for i in list_runs(root) if i.game == game and (root / i.name).is_dir()
-             and _has_checkpoint(root / i.name)]
+             and _checkpoint_file(root / i.name) is not None]
     if not infos:
         return None
     return max(infos, key=lambda i: (i.best_eval is not None, i.best_eval or 0.0, i.started)).path
-
-
-def _has_checkpoint(run: Path) -> bool:
-    folder = run / CHECKPOINTS
-    return (folder / "best.pt").is_file() or (folder / "latest.pt").is_file()
 
 
 def resolve_checkpoint(ref: str, root: Path, prefer_best: bool = True) -> Path:
