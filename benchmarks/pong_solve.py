@@ -2,13 +2,13 @@
 
     python benchmarks/pong_solve.py [--algo ppo] [--seeds 1] [--eval-every 100000]
                                     [--device auto|cpu|cuda] [--max-minutes 60] [--steps N]
-                                    [--set key=value ...] [--runs-dir DIR] [--json]
+                                    [--envs N] [--set key=value ...] [--runs-dir DIR] [--json]
 
 The goals: on a 2-core CPU, a mean score of 18 within 45 minutes; on one GPU with 16 CPU cores,
 20 within 5 minutes. For each seed (0..N-1) one whole process runs
 
     python -m agentapp train pong --algo A --seed S --target-return 20 --eval-every N --headless
-                                  --runs-dir DIR [--device D] [--steps N] [--set k=v ...]
+                                  --runs-dir DIR [--device D] [--steps N] [--envs N] [--set k=v ...]
 
 with the preset's settings, its output streamed to ``DIR/pong-<algo>-seed<S>.log``. Training stops
 at the first 10-episode evaluation whose mean real score (whole games, unclipped) reaches 20, at
@@ -71,6 +71,8 @@ def train_command(args: argparse.Namespace, seed: int, root: Path) -> list[str]:
         cmd += ["--device", args.device]
     if args.steps:
         cmd += ["--steps", str(args.steps)]
+    if args.envs:
+        cmd += ["--envs", str(args.envs)]
     for assignment in args.set or []:
         cmd += ["--set", assignment]
     return cmd
@@ -326,6 +328,8 @@ def parse_args() -> argparse.Namespace:
                              "0: no limit)")
     parser.add_argument("--steps", type=int, default=None,
                         help="budget in agent steps (default: the preset's)")
+    parser.add_argument("--envs", type=int, default=None,
+                        help="parallel environments (default: the preset's)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="passed on to agentapp train (repeatable)")
     parser.add_argument("--runs-dir", default=None,
