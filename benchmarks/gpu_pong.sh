@@ -1,0 +1,43 @@
+#!/bin/bash
+# Pong on one GPU, in one call: training speed, then wall clock to a mean score of 20.
+#
+# Made for a borrowed GPU machine whose Python has torch with CUDA but not gymnasium, ale-py or
+# textual: it installs the wheels found in .whl/ (Python 3.12, manylinux x86-64; fetch them
+# beforehand with `pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl
+# gymnasium==1.4.0 farama-notifications ale-py==0.12.1 textual textual-plotext plotext
+# platformdirs mdit-py-plugins linkify-it-py uc-micro-py stable-baselines3`) into /tmp/site, then
+# runs, from the repository root:
+#
+#   1. benchmarks/atari_throughput.py --device cuda (PPO, A2C, DQN; SB3 beside them when its
+#      wheel came along), THROUGHPUT_S seconds each;
+#   2. benchmarks/pong_solve.py --device cuda: the goal is 20 within 5 minutes on one GPU with
+#      16 CPU cores; the run stops at 20 or after SOLVE_MINUTES.
+#
+# Everything is printed and written to $OUT (or ./gpu-out): throughput.txt and solve.txt.
+# Settings: THROUGHPUT_S (default 20), SOLVE_MINUTES (default 6), ENVS (default 16), EVAL_EVERY
+# (default 250000), and SOLVE_SET, extra `--set k=v` words for pong_solve (default: none, the
+# preset).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site:$PWD
+else
+  export PYTHONPATH=$PWD
+fi
+export PYTHONUNBUFFERED=1
+python3 - <<'PY' || exit 1
+import torch
+assert torch.cuda.is_available(), "no CUDA device"
+print("GPU:", torch.cuda.get_device_name(0), "| torch", torch.__version__)
+PY
+nproc
+python3 benchmarks/atari_throughput.py --device cuda --seconds "${THROUGHPUT_S:-20}" --warmup 5 \
+  2>&1 | tee "$out/throughput.txt"
+# shellcheck disable=SC2086  # SOLVE_SET is a list of words on purpose
+python3 benchmarks/pong_solve.py --device cuda --max-minutes "${SOLVE_MINUTES:-6}" \
+  --envs "${ENVS:-16}" --eval-every "${EVAL_EVERY:-250000}" --runs-dir /tmp/pong-gpu \
+  ${SOLVE_SET:-} 2>&1 | tee "$out/solve.txt"
