@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agentapp.engine.algorithms.base import Algorithm
+from agentapp.engine.algorithms.base import Algorithm, method_rng
 from agentapp.games import Game
 
 TRAINING_EVAL_SEED = 1_000_000
@@ -74,7 +74,7 @@ def evaluate(
     greedy: bool = True,
 ) -> EvalResult:
     """Play *episodes* full episodes (to termination or the game's own cap) and collect returns."""
-    rng = np.random.default_rng(seed)
+    rng = method_rng(seed)  # stochastic play: not the stream episode 0 is reset with
     if game.make_vector is not None:
         returns, lengths = _play_batched(agent, game, params, episodes, seed, greedy, rng)
     else:

@@ -28,7 +28,9 @@ GRIDWORLD: dict[tuple[str, str], dict[str, Any]] = {
     ("gridworld", "mc-control"): {"steps": 50_000},
     ("gridworld:cliff", "q-learning"): _CLIFF_TD,
     ("gridworld:cliff", "sarsa"): _CLIFF_TD,
-    ("gridworld:cliff", "mc-control"): {"steps": 200_000, "alpha": 0.1},
+    # On the cliff a constant step size 0.1 left Monte Carlo's greedy policy short of the goal
+    # (out at the 200-step cap) on 4 of seeds 0-9; annealed to 0.01, all 10 reach it (-15 to -19).
+    ("gridworld:cliff", "mc-control"): {"steps": 200_000, **_ANNEALED},
     ("gridworld:maze", "q-learning"): {"steps": 100_000},
     ("gridworld:maze", "sarsa"): {"steps": 100_000},
     ("gridworld:maze", "mc-control"): {"steps": 300_000},

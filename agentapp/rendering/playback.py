@@ -108,8 +108,11 @@ class Player:
                  greedy: bool = True, think: bool = False) -> None:
         self.env, self.agent, self.game = env, agent, game
         self.seed, self.greedy = seed, greedy
-        # one generator for the whole session: stochastic play is reproducible from the seed
-        self.rng = np.random.default_rng(seed)
+        from agentapp.engine.algorithms.base import method_rng
+
+        # one generator for the whole session: stochastic play is reproducible from the seed,
+        # yet not the stream the first episode's reset(seed) gives the environment
+        self.rng = method_rng(seed)
         self.think = think
         self.episode = 0
         self.obs: Any = None

@@ -33,6 +33,7 @@ from agentapp.engine.events import (
 )
 from agentapp.engine.plan import RunConfig, restore_agent
 from agentapp.games import resolve
+from tests.engine.test_tabular_algorithms import assert_separate_streams
 
 NEVER = 10**9
 """An --eval-every that leaves only the final evaluation."""
@@ -209,6 +210,21 @@ def test_each_dqn_switch_trains(runs_dir, switch):
     assert metrics["losses/td_loss"]
     if switch.get("replay") == "false":  # only the latest transitions are kept
         assert metrics["charts/replay_fill"][-1] == 1.0
+
+
+def test_dqn_explores_with_numbers_no_cartpole_copy_starts_from():
+    # copy i of the training envs is reset with seed + i (CartPole's start state comes from its
+    # np_random): DQN's own generator (epsilon, replay sampling) must be none of those streams
+    game = resolve("cartpole")
+    agent = DQN(game, game.params, DQNSettings(hidden="8", buffer_size=100), seed=3,
+                budget=1000, n_envs=2)
+    try:
+        copies = agent.envs.envs  # built and reset on first use
+        assert len(copies) == 2
+        for copy in copies:
+            assert_separate_streams(agent.rng, copy)
+    finally:
+        agent.close()
 
 
 @pytest.mark.parametrize("returns", ["total", "reward_to_go"])

@@ -34,7 +34,13 @@ from agentapp.engine.plan import RunConfig, prepare, preset_settings
 from agentapp.errors import UserError
 from agentapp.games import resolve
 from agentapp.games.registry import BOX_OBS, DISCRETE_ACTIONS, Game
-from tests.engine.test_tabular_algorithms import make, roundtrip, train_to, with_state
+from tests.engine.test_tabular_algorithms import (
+    assert_separate_streams,
+    make,
+    roundtrip,
+    train_to,
+    with_state,
+)
 
 # -- tile coding ---------------------------------------------------------------------------------
 
@@ -312,6 +318,12 @@ def test_insight_is_w_dot_x():
     np.testing.assert_array_equal(agent.act_batch(states),
                                   [agent.act(o) for o in states])
     assert agent.tabular_view() is None
+
+
+def test_exploration_is_not_cartpoles_own_stream():
+    # CartPole's start states come from the np_random its reset(seed) seeded
+    agent = make(LinearQ, "cartpole", seed=3)
+    assert_separate_streams(agent.rng, agent.env)
 
 
 def test_resume_mid_episode_is_bitwise_exact():

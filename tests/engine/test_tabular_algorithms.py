@@ -138,6 +138,21 @@ def cell(game: Game, row: int, col: int) -> int:
     return row * game.make().grid.cols + col
 
 
+def upcoming(generator: np.random.Generator, n: int = 200) -> set[float]:
+    """The next *n* doubles *generator* would give, drawn from a copy (it is left as it was)."""
+    twin = np.random.Generator(type(generator.bit_generator)())
+    twin.bit_generator.state = generator.bit_generator.state
+    return set(twin.random(n).tolist())
+
+
+def assert_separate_streams(method: np.random.Generator, env: gym.Env) -> None:
+    """The method's generator and the environment's ``np_random`` share no number in their next
+    200 draws. Two generators seeded alike give the same stream, only one ahead of the other (the
+    environment's reset draws first), so a shared seed shows up as shared numbers."""
+    shared = upcoming(method) & upcoming(env.unwrapped.np_random)
+    assert not shared, f"{len(shared)} of the method's next 200 draws are the environment's"
+
+
 # -- the registry's view of the classes -----------------------------------------------------------
 
 
@@ -430,6 +445,17 @@ def test_same_seed_same_table_different_seed_different(cls):
         train_to(runs[name], 2_000)
     np.testing.assert_array_equal(runs["a"].q, runs["b"].q)
     assert not np.array_equal(runs["a"].q, runs["c"].q)
+
+
+@pytest.mark.parametrize("cls", MODEL_FREE, ids=lambda c: c.name)
+def test_exploration_does_not_draw_the_numbers_that_decide_the_slips(cls):
+    # the training env is reset with the run's seed; the method's generator must not be seeded
+    # the same way, or its exploration would be the slips' own numbers
+    algo = make(cls, "gridworld:classic", seed=3)
+    assert algo.env.unwrapped.slip > 0
+    assert_separate_streams(algo.rng, algo.env)
+    twin = make(cls, "gridworld:classic", seed=3)  # and still a function of the seed
+    assert upcoming(twin.rng) == upcoming(algo.rng)
 
 
 @pytest.mark.parametrize("cls", PLANNERS + MODEL_FREE, ids=lambda c: c.name)

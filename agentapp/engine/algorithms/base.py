@@ -178,6 +178,24 @@ class Algorithm(ABC):
         """Release environments and other resources."""
 
 
+def method_rng(seed: int | None) -> np.random.Generator:
+    """The numpy generator of a method trained with *seed* (its exploration, sampling, tie
+    breaks and replay draws), a stream of its own.
+
+    Not ``default_rng(seed)``: the method's environment is reset with the same seed (copy ``i``
+    of a vector env with ``seed + i``), and gymnasium seeds the environment's ``np_random``
+    exactly as ``default_rng`` does, so the method's draws would be the very numbers that decide
+    the slips on the gridworld or CartPole's start state, only consumed at another rate. A child
+    of ``SeedSequence(seed)`` is independent of every ``SeedSequence(seed + i)`` yet as
+    reproducible. ``None`` gives fresh entropy, as it does for ``default_rng``."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+
+PLACEMENT_KEYS = ("cell",)
+"""The entries of a step's ``info`` that :func:`placement` gives: what a live view reads from
+the infos of environments in other processes (``async_envs``, rollout workers)."""
+
+
 def placement(env: Any) -> dict[str, Any]:
     """Where the agent is in *env*, when its observation may not say: the gridworld's ``cell``
     (with ``obs=walls`` different cells give the same observation). Empty for other games, whose

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agentapp.engine.algorithms.base import Algorithm, placement
+from agentapp.engine.algorithms.base import Algorithm, method_rng, placement
 from agentapp.engine.events import Frame
 from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.engine.networks import NETWORKS, ActorCritic, make_encoder
@@ -170,7 +170,7 @@ class DeepAlgorithm(Algorithm):
         environments) and learning: what ``benchmarks/atari_throughput.py`` reports."""
         self.torch_device = torch.device(self.device)
         torch.manual_seed(self.seed)  # network initialisation and action sampling
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = method_rng(self.seed)  # epsilon, replay sampling: not the envs' streams
         self.generator = torch.Generator().manual_seed(self.seed)  # minibatch order
         probe = game.make(game_params)
         self.observation_space: spaces.Space = probe.observation_space

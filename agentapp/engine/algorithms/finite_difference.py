@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from agentapp.engine.algorithms.base import Algorithm, Iteration
+from agentapp.engine.algorithms.base import Algorithm, Iteration, method_rng
 from agentapp.engine.algorithms.deep import check_memory
 from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.engine.policy_search import (
@@ -93,7 +93,7 @@ class PolicySearchMethod(Algorithm):
         self.policy = ParametricPolicy(probe.observation_space, probe.action_space,
                                        parse_layers(hp.hidden))
         probe.close()
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = method_rng(self.seed)
         self.theta = self.policy.initial(self.rng)
         self.runner = EpisodeRunner(game, game_params, self.policy)
         self.iterations = 0

@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agentapp.engine import schedules
-from agentapp.engine.algorithms.base import Algorithm, Iteration, TabularView
+from agentapp.engine.algorithms.base import Algorithm, Iteration, TabularView, method_rng
 from agentapp.engine.algorithms.one_env import OneEnvEpisodes
 from agentapp.engine.algorithms.tabular import (
     epsilon_greedy,
@@ -120,7 +120,7 @@ class LinearQ(OneEnvEpisodes, Algorithm):
         # q_init / n_active starts every Q(s, a) at q_init
         self.w = np.full((self.features.n_features, self.n_actions),
                          float(hp.q_init) / self.features.n_active, dtype=np.float64)
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = method_rng(self.seed)
         self.epsilon_at = schedules.Linear(
             hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.exploration_fraction, self.budget))
         self.alpha_at = _alpha_schedule(hp, self.budget)

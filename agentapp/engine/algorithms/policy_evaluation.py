@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from agentapp.engine.algorithms.base import Algorithm, TabularView
+from agentapp.engine.algorithms.base import Algorithm, TabularView, method_rng
 from agentapp.engine.algorithms.one_env import OneEnvEpisodes
 from agentapp.engine.algorithms.tabular import (
     TabularModel,
@@ -213,10 +213,9 @@ class PolicyEvaluator(OneEnvEpisodes, Algorithm):
         self.n_obs = discrete_size(self.env.observation_space, "observation")
         self.n_actions = discrete_size(self.env.action_space, "action")
         self.v = np.full(self.n_obs, float(hp.v_init))
-        # Not default_rng(seed): the environment is reset with the same seed, and gymnasium
-        # seeds its generator the same way, so the policy's draws would be the very numbers that
-        # decide the slips, step for step, and the policy would not be the one evaluated.
-        self.rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(1)[0])
+        # not the environment's stream: the policy's draws would otherwise be the very numbers
+        # that decide the slips, and the policy would not be the one evaluated
+        self.rng = method_rng(self.seed)
         # The policy is built on first use, unless a checkpoint gives it first: a restored
         # agent never needs the policy's source (a run's checkpoint may since have gone).
         self._pi: np.ndarray | None = None

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agentapp.engine import schedules
-from agentapp.engine.algorithms.base import Algorithm, TabularView
+from agentapp.engine.algorithms.base import Algorithm, TabularView, method_rng
 from agentapp.engine.algorithms.one_env import OneEnvEpisodes
 from agentapp.engine.insight import Q_VALUES, Insight
 from agentapp.errors import UserError
@@ -145,7 +145,7 @@ class QTableMethod(OneEnvEpisodes, Algorithm):
         self.n_obs = discrete_size(self.env.observation_space, "observation")
         self.n_actions = discrete_size(self.env.action_space, "action")
         self.q = np.full((self.n_obs, self.n_actions), float(hp.q_init), dtype=np.float64)
-        self.rng = np.random.default_rng(self.seed)
+        self.rng = method_rng(self.seed)
         self.epsilon_at = schedules.Linear(
             hp.epsilon, hp.epsilon_end, schedules.steps_for(hp.epsilon_decay, self.budget)
         )
