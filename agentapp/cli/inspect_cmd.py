@@ -29,7 +29,8 @@ def inspect_command(
 ) -> None:
     """Show a trained agent's config, counters and (tabular) value and policy grids."""
     from agentapp.rendering.agent_view import cell_beliefs
-    from agentapp.rendering.gridworld import GridPicture, policy_text_grid, value_text_grid
+    from agentapp.rendering.grid_text import policy_text_grid, value_text_grid
+    from agentapp.rendering.gridworld import GridPicture
 
     path, ckpt, agent, game, params = load_agent(ref, runs_dir)
     data: dict[str, Any] = {

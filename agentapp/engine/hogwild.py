@@ -7,7 +7,10 @@ with ``spawn`` (a fork after torch's threads have started can deadlock); the par
 optimizer's moments are tensors in shared memory (``share_memory_()``), so an in-place update by
 one process is seen by all. What is shared besides them is small: a step counter per worker
 (each written by its worker only), the number of steps the workers may still claim, two events
-(stop, go) and a queue on which the workers report what they did.
+(stop, go) and a queue on which the workers report what they did. Once the main process asks for
+a live view (:meth:`WorkerPool.want_frames`), worker 0 adds its game's current ``Frame`` to its
+reports: the main process plays no game, and a copy of one observation a tenth of a second costs
+the worker next to nothing (nothing at all while no one asks).
 
 A worker stops at an update boundary: it checks ``stop`` and ``go`` before each rollout. Pausing
 the pool (:meth:`WorkerPool.paused`) clears ``go`` and waits until every worker says it is parked,
@@ -117,6 +120,9 @@ class Shared:
     stop: Any = field(init=False)
     go: Any = field(init=False)
     reports: Any = field(init=False)
+    live: Any = field(init=False)
+    """1 once the main process wants live frames: worker 0 then sends its game's with its
+    reports."""
 
     def __post_init__(self) -> None:
         ctx = self.context
@@ -126,6 +132,7 @@ class Shared:
         self.limit = ctx.Value("q", 0, lock=False)
         self.stop, self.go = ctx.Event(), ctx.Event()
         self.go.set()
+        self.live = ctx.Value("b", 0, lock=False)
         self.reports = ctx.Queue()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -155,11 +162,15 @@ def worker_main(index: int, build: Callable[[int], Any], shared: Shared, n_steps
     learner = None
     sums: dict[str, float] = {}
     updates, episodes, last = 0, [], time.monotonic()
+    unseen = index == 0  # worker 0's game has moved on since its last live frame
 
     def report() -> None:
-        nonlocal sums, updates, episodes, last
-        if updates:
-            shared.reports.put(("update", index, updates, sums, episodes))
+        nonlocal sums, updates, episodes, last, unseen
+        frame = None
+        if unseen and shared.live.value and learner is not None:
+            frame, unseen = learner.live_frame(0), False  # the main process sets the step
+        if updates or frame is not None:
+            shared.reports.put(("update", index, updates, sums, episodes, frame))
         sums, updates, episodes, last = {}, 0, [], time.monotonic()
 
     try:
@@ -177,6 +188,7 @@ def worker_main(index: int, build: Callable[[int], Any], shared: Shared, n_steps
             it = learner.train_iteration(n_steps)
             shared.steps[index] += it.steps
             updates += 1
+            unseen = index == 0
             episodes.extend(it.episodes)
             for key, value in it.metrics.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -207,6 +219,8 @@ class WorkerPool:
         self.shared = Shared(workers, context)
         self.counted = 0
         """Steps already handed to the loop (``Shared.done()`` at the last :meth:`gather`)."""
+        self.frame: Any = None
+        """The newest ``Frame`` worker 0 sent (after :meth:`want_frames`), until taken."""
         self.processes = [
             context.Process(target=worker_main, name=f"a3c-worker-{i}", daemon=True,
                             args=(i, build, self.shared, n_steps, steps_before, hook))
@@ -215,6 +229,11 @@ class WorkerPool:
         with _ignoring_interrupts():  # children inherit SIG_IGN until they set it themselves
             for process in self.processes:
                 process.start()
+
+    def want_frames(self) -> None:
+        """From now on let worker 0 send its game's frames with its reports (into
+        :attr:`frame`)."""
+        self.shared.live.value = 1
 
     def allow(self, steps: int) -> None:
         """Let the workers begin rollouts until *steps* more than counted so far are claimed."""
@@ -245,12 +264,13 @@ class WorkerPool:
         steps, self.counted = done - self.counted, done
         return steps, updates, sums, episodes
 
-    @staticmethod
-    def _take(message: tuple, sums: dict[str, float], episodes: list) -> int:
+    def _take(self, message: tuple, sums: dict[str, float], episodes: list) -> int:
         if message[0] == "error":
             _, index, text, trace = message
             raise WorkerFailed(f"A3C worker {index} failed: {text}\n{trace}")
-        _, _, updates, values, finished = message
+        _, _, updates, values, finished, frame = message
+        if frame is not None:
+            self.frame = frame
         for key, value in values.items():
             sums[key] = sums.get(key, 0.0) + value
         episodes.extend(finished)

@@ -59,7 +59,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from agentapp.engine.algorithms.base import PLACEMENT_KEYS
 from agentapp.engine.failures import TrainingBroken
+from agentapp.engine.vector import infos_for
 
 DQN_ROUND_TRIP_STEPS = 512
 """Steps of all environments together that one DQN round trip aims at: a local round trip
@@ -93,6 +95,14 @@ def split_envs(n_envs: int, workers: int) -> list[tuple[int, int]]:
 def cpu_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The module's parameters and buffers as CPU tensors, for broadcasting."""
     return {key: value.detach().cpu() for key, value in module.state_dict().items()}
+
+
+def placement_infos(agent: Any) -> dict[str, Any]:
+    """The entries of the last step's infos that place *agent*'s players (the gridworld's
+    ``cell`` with its mask), a few bytes that let the driver's live view put its first
+    environment's agent on its cell; empty when ``agent.obs`` is not that step's."""
+    obs, infos = agent.stepped
+    return infos_for(infos, PLACEMENT_KEYS) if obs is agent.obs else {}
 
 
 def one_line(error: BaseException) -> str:
@@ -143,6 +153,7 @@ class RolloutWorker:
                    for name in ("obs", "actions", "rewards", "dones", "values", "log_probs")}
         columns["last_values"] = agent.model.value(agent.as_tensor(agent.obs)).numpy()
         columns["last_obs"] = np.asarray(agent.obs)
+        columns["placement"] = placement_infos(agent)
         columns["episodes"] = episodes
         columns["seconds"] = time.perf_counter() - began  # the benchmark's round-trip cost
         return columns
@@ -171,7 +182,8 @@ class RolloutWorker:
         return {"first": first, "stepped": np.stack(stepped), "actions": np.stack(actions),
                 "rewards": np.stack(rewards).astype(np.float32),
                 "terminated": np.stack(terminated), "truncated": np.stack(truncated),
-                "finals": finals, "episodes": episodes, "seconds": time.perf_counter() - began}
+                "finals": finals, "episodes": episodes, "placement": placement_infos(agent),
+                "seconds": time.perf_counter() - began}
 
 
 @dataclass
@@ -287,7 +299,9 @@ class RolloutPool:
         for t in range(len(joined["obs"])):
             agent.buffer.add(*(joined[name][t] for name in
                                ("obs", "actions", "rewards", "dones", "values", "log_probs")))
-        agent.obs = np.concatenate([p["last_obs"] for p in parts])  # for the live view
+        # for the live view: global environment 0 is the first of worker 0's
+        agent.obs = np.concatenate([p["last_obs"] for p in parts])
+        agent.stepped = (agent.obs, parts[0]["placement"])
         agent.steps += agent.buffer.pos * agent.n_envs
         episodes = [e for p in parts for e in p["episodes"]]
         agent.episodes += len(episodes)
@@ -319,4 +333,5 @@ class RolloutPool:
             **{name: np.concatenate([p[name] for p in parts], axis=1)
                for name in ("actions", "rewards", "terminated", "truncated")})
         agent.obs = stepped[-1]  # for the live view; DQN counts the steps and episodes
+        agent.stepped = (agent.obs, parts[0]["placement"])
         return chunk, [e for p in parts for e in p["episodes"]]

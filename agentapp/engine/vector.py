@@ -122,3 +122,22 @@ def final_observations(obs: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
     for i in np.flatnonzero(mask):
         result[i] = infos["final_obs"][i]
     return result
+
+
+def infos_for(infos: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The entries of a vector env's *infos* for *keys*, with gymnasium's masks (``_cell``
+    beside ``cell``): a small batched infos dict to send where the whole one need not go."""
+    return {name: value for name, value in infos.items() if name.lstrip("_") in keys}
+
+
+def env_info(infos: dict[str, Any], index: int, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Copy *index*'s entries for *keys* in a vector env's batched *infos* (gymnasium keeps
+    ``infos[key]`` as an array over the copies and ``infos["_" + key]`` as the mask of those
+    that set it), as plain Python values: ``{"cell": 7}``."""
+    found = {}
+    for key in keys:
+        mask = infos.get(f"_{key}")
+        if key in infos and mask is not None and bool(mask[index]):
+            value = infos[key][index]
+            found[key] = value.item() if isinstance(value, np.generic) else value
+    return found

@@ -5,8 +5,12 @@ One Rich renderable, :class:`GridPicture`, serves ``agentapp watch`` (printed li
 is one line high and ``cell_width`` characters wide; its background is a red -> neutral -> green
 heat map of the state value, its text the greedy arrow and the value (``→ 0.87``).
 
-:func:`value_text_grid` and :func:`policy_text_grid` give the same information as plain, colourless
-text for output that is not a terminal (pipes, logs, ``--json`` side notes, tests).
+A picture given ``max_height`` (a panel's lines) fits them: when the grid is too tall at one line
+per row it drops the legend, then draws two rows per line with half blocks (one column per cell,
+in the cells' colours, the agent a bright gold half), and if even that is too big, only the part
+of the grid around the agent. Without ``max_height`` nothing changes.
+
+``rendering/grid_text.py`` gives the same information as plain, colourless text.
 
 Only the grid contract is used (``rows``, ``cols``, ``walls``, ``starts``, ``terminals``,
 ``cliffs`` of a ``GridMap``), so any object with those attributes can be drawn.
@@ -15,6 +19,8 @@ Only the grid contract is used (``rows``, ``cols``, ``walls``, ``starts``, ``ter
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +32,9 @@ from rich.text import Text
 
 from agentapp.games.gridworld import ACTION_ARROWS
 from agentapp.rendering.colors import (
+    HEAT_LEVELS,
     NEUTRAL,
+    RGB,
     cell_style,
     heat_levels,
     heat_rgb,
@@ -41,6 +49,7 @@ AGENT_GLYPH = "●"
 WALL_GLYPH = "█"
 START_MARK = "S"
 NO_ACTION = "·"
+HALF_BLOCK = "▀"
 
 GOAL_RGB = (0, 175, 80)
 PIT_RGB = (205, 35, 35)
@@ -62,7 +71,7 @@ def reward_label(reward: float) -> str:
     return "0" if reward == 0 else f"{reward:+g}"
 
 
-def _per_cell(name: str, array: Any, n_cells: int, dtype: type) -> np.ndarray | None:
+def per_cell(name: str, array: Any, n_cells: int, dtype: type) -> np.ndarray | None:
     """*array* flattened to one entry per cell (a flat or a rows x cols array), or None."""
     if array is None:
         return None
@@ -72,7 +81,8 @@ def _per_cell(name: str, array: Any, n_cells: int, dtype: type) -> np.ndarray | 
     return flat
 
 
-def _arrow(action: int) -> str:
+def arrow(action: int) -> str:
+    """The greedy arrow of *action* (``·`` for one outside the four moves)."""
     return ACTION_ARROWS[action] if 0 <= action < len(ACTION_ARROWS) else NO_ACTION
 
 
@@ -126,6 +136,34 @@ def _floor(level: int | None) -> Style:
     return cell_style(NEUTRAL) if level is None else heat_style(level)
 
 
+@lru_cache(maxsize=1024)
+def _half_style(upper: RGB, lower: RGB | None) -> Style:
+    """An upper half block's style: the upper cell's colour on the lower one's (none: the
+    background, under a grid's last odd row)."""
+    return Style(color=Color.from_rgb(*upper),
+                 bgcolor=None if lower is None else Color.from_rgb(*lower))
+
+
+def _window(size: int, room: int, centre: int | None) -> range:
+    """*room* of *size* positions (all when they fit), around *centre* where there is one."""
+    if size <= room:
+        return range(size)
+    start = 0 if centre is None else min(max(centre - room // 2, 0), size - room)
+    return range(start, start + room)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a picture is drawn in the room it has: which rows and columns, how."""
+
+    rows: range
+    cols: range
+    cell_width: int
+    half: bool = False
+    """Half blocks: two rows per line, one column per cell, colours only."""
+    legend: bool = True
+
+
 class GridPicture:
     """A gridworld drawn as coloured cells, one line per grid row.
 
@@ -143,6 +181,9 @@ class GridPicture:
         max_width: the widest the grid may be, in columns (None: the console's width).
         legend: draw the legend line under the grid.
         caption: a line under the legend (e.g. ``episode 3 · return -13``).
+        max_height: the most lines the picture may take, legend and caption included (None: as
+            many as it needs). A grid too tall for it loses the legend, then is drawn with half
+            blocks, then only around the agent (see the module's docstring).
     """
 
     def __init__(
@@ -158,13 +199,14 @@ class GridPicture:
         max_width: int | None = 100,
         legend: bool = True,
         caption: str | Text | None = None,
+        max_height: int | None = None,
     ) -> None:
         if cell_width < 1:
             raise ValueError("cell_width must be at least 1")
         self.grid = grid
         n_cells = grid.rows * grid.cols
-        self.values = _per_cell("values", values, n_cells, np.float64)
-        self.policy = _per_cell("policy", policy, n_cells, np.int64)
+        self.values = per_cell("values", values, n_cells, np.float64)
+        self.policy = per_cell("policy", policy, n_cells, np.int64)
         if agent is not None and not 0 <= int(agent) < n_cells:
             raise ValueError(f"agent cell {agent} is outside the grid's {n_cells} cells")
         self.agent = None if agent is None else int(agent)
@@ -174,6 +216,7 @@ class GridPicture:
         self.max_width = max_width
         self.legend = legend
         self.caption = caption
+        self.max_height = max_height
 
     # ----------------------------------------------------------------------------- layout
 
@@ -185,6 +228,43 @@ class GridPicture:
         if limit is None:
             return self.cell_width
         return max(1, min(self.cell_width, limit // self.grid.cols))
+
+    def _layout(self, console: Console, options: ConsoleOptions) -> _Layout:
+        """What to draw in *options*' width and ``max_height``: the whole grid at one line per
+        row with its legend when it fits (always, without ``max_height``); else the first that
+        fits of: without the legend, half blocks, half blocks without the legend; else the
+        window of half blocks around the agent."""
+        grid = self.grid
+        full = _Layout(range(grid.rows), range(grid.cols),
+                       self.fitted_cell_width(options.max_width), legend=self.legend)
+        if self.max_height is None:
+            return full
+        width = options.max_width if self.max_width is None else min(options.max_width,
+                                                                     self.max_width)
+        sized = options.update(width=max(width, 1), height=None)
+        caption = self._lines(console, sized, self._caption_text())
+        legend = self._lines(console, sized, self.legend_text()) if self.legend else 0
+        half = replace(full, cell_width=1, half=True)
+        for layout in (full, replace(full, legend=False), half, replace(half, legend=False)):
+            lines = (len(layout.rows) + 1) // 2 if layout.half else len(layout.rows)
+            lines += caption + (legend if layout.legend else 0)
+            if grid.cols <= width and lines <= self.max_height:
+                return layout
+        room = self.max_height - caption
+        keep_legend = self.legend and legend <= room // 2  # the grid keeps half the lines
+        lines = max(1, room - (legend if keep_legend else 0))
+        row, col = (None, None) if self.agent is None else divmod(self.agent, grid.cols)
+        return replace(half, rows=_window(grid.rows, 2 * lines, row),
+                       cols=_window(grid.cols, max(width, 1), col), legend=keep_legend)
+
+    def _caption_text(self) -> Text | None:
+        if not self.caption:
+            return None
+        return Text(self.caption) if isinstance(self.caption, str) else self.caption
+
+    @staticmethod
+    def _lines(console: Console, options: ConsoleOptions, text: Text | None) -> int:
+        return 0 if text is None else len(console.render_lines(text, options, pad=False))
 
     def _shaded(self) -> np.ndarray:
         """Cells the heat map is normalised over: not walls, terminals or cliffs (whose values
@@ -215,7 +295,7 @@ class GridPicture:
         if is_agent:
             mark = AGENT_GLYPH
         elif self.policy is not None and self.show_arrows:
-            mark = _arrow(int(self.policy[s]))
+            mark = arrow(int(self.policy[s]))
         else:
             mark = ""
         start = s in grid.starts
@@ -233,6 +313,30 @@ class GridPicture:
             return Segment(_centre(text, width), _AGENT_STYLE)
         style = _CLIFF_STYLE if cliff else _PIT_STYLE if reward < 0 else _GOAL_STYLE
         return Segment(_centre(_fit([label], width), width), style)
+
+    def _rgb(self, s: int, heat: np.ndarray | None) -> RGB:
+        """Cell *s*'s colour in a half-block picture."""
+        grid = self.grid
+        if s == self.agent:
+            return AGENT_RGB
+        if s in grid.walls:
+            return WALL_RGB
+        if s in grid.terminals:
+            return PIT_RGB if grid.terminals[s] < 0 else GOAL_RGB
+        if s in grid.cliffs:
+            return CLIFF_RGB
+        return NEUTRAL if heat is None else heat_rgb(int(heat[s]) / (HEAT_LEVELS - 1))
+
+    def half_block_segments(self, rows: range, cols: range) -> Iterable[Segment]:
+        """The cells in *rows* x *cols* at two rows per line and one column per cell: each
+        character an upper half block in the upper cell's colour on the lower cell's."""
+        heat, width = self._heat(), self.grid.cols
+        for top in range(rows.start, rows.stop, 2):
+            below = top + 1 < rows.stop
+            for col in cols:
+                lower = self._rgb((top + 1) * width + col, heat) if below else None
+                yield Segment(HALF_BLOCK, _half_style(self._rgb(top * width + col, heat), lower))
+            yield Segment.line()
 
     def grid_segments(self, width: int) -> Iterable[Segment]:
         """The grid alone, as segments, each cell *width* columns wide."""
@@ -289,81 +393,25 @@ class GridPicture:
     # ----------------------------------------------------------------------------- Rich hooks
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield from self.grid_segments(self.fitted_cell_width(options.max_width))
-        if self.legend:
+        layout = self._layout(console, options)
+        if layout.half:
+            yield from self.half_block_segments(layout.rows, layout.cols)
+        else:
+            yield from self.grid_segments(layout.cell_width)
+        if layout.legend:
             yield self.legend_text()
-        if self.caption:
-            yield Text(self.caption) if isinstance(self.caption, str) else self.caption
+        caption = self._caption_text()
+        if caption is not None:
+            yield caption
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         # the grid cannot wrap; the legend and caption can, but would rather not
-        cols = self.grid.cols
-        widest = cols * self.fitted_cell_width(options.max_width)
-        if self.legend:
+        layout = self._layout(console, options)
+        cols = len(layout.cols)
+        widest = cols * layout.cell_width
+        if layout.legend:
             widest = max(widest, self.legend_text().cell_len)
-        if self.caption:
-            widest = max(
-                widest,
-                Text(self.caption).cell_len
-                if isinstance(self.caption, str)
-                else self.caption.cell_len,
-            )
+        caption = self._caption_text()
+        if caption is not None:
+            widest = max(widest, caption.cell_len)
         return Measurement(cols, min(widest, options.max_width))
-
-
-# --------------------------------------------------------------------------------- plain text
-
-
-def value_text_grid(
-    grid: Any, values: Any, *, decimals: int = 3, cell_width: int = 7, wall: str = "#"
-) -> str:
-    """The values as plain text: one line per row, cells right-aligned to one fixed width.
-
-    Floor and start cells show their value with *decimals* decimals, terminals and cliffs their
-    reward (``+1``, ``-100``), walls a run of *wall* characters as wide as a cell. Cells are
-    *cell_width* wide (wider if a number needs it) and separated by one space.
-    """
-    n_cells = grid.rows * grid.cols
-    flat = _per_cell("values", values, n_cells, np.float64)
-    assert flat is not None
-    texts = []
-    for s in range(n_cells):
-        if s in grid.walls:
-            texts.append(None)
-        elif s in grid.terminals:
-            texts.append(reward_label(grid.terminals[s]))
-        elif s in grid.cliffs:
-            texts.append(reward_label(grid.cliffs[s]))
-        else:
-            texts.append(f"{flat[s]:.{decimals}f}")
-    width = max([cell_width, *(len(t) for t in texts if t is not None)])
-    cells = [wall * width if t is None else t.rjust(width) for t in texts]
-    return _join_rows(cells, grid.cols)
-
-
-def policy_text_grid(grid: Any, policy: Any, *, sep: str = " ") -> str:
-    """The greedy policy as plain text, one character per cell: ``→ → → G``.
-
-    Floor and start cells show their arrow (``·`` for an action outside 0-3), walls ``#``,
-    terminals ``G`` (goal: reward >= 0) or ``P`` (pit: reward < 0), cliffs ``C``.
-    """
-    n_cells = grid.rows * grid.cols
-    flat = _per_cell("policy", policy, n_cells, np.int64)
-    assert flat is not None
-    cells = []
-    for s in range(n_cells):
-        if s in grid.walls:
-            cells.append("#")
-        elif s in grid.terminals:
-            reward = grid.terminals[s]
-            cells.append("P" if reward < 0 else "G")
-        elif s in grid.cliffs:
-            cells.append("C")
-        else:
-            cells.append(_arrow(int(flat[s])))
-    return _join_rows(cells, grid.cols, sep)
-
-
-def _join_rows(cells: list[str], cols: int, sep: str = " ") -> str:
-    rows = (sep.join(cells[i : i + cols]) for i in range(0, len(cells), cols))
-    return "\n".join(rows)

@@ -178,15 +178,17 @@ class Player:
 
 def grid_picture(env: Any, agent: Any) -> Picture:
     """Draws the gridworld with the agent on its cell and, for a tabular agent, its state values
-    as a heat map and its greedy policy as arrows (a neural agent has no tables to draw)."""
+    as a heat map and its greedy policy as arrows (a neural agent has no tables to draw); given
+    ``max_height``, a grid taller than that is drawn smaller (see ``GridPicture``)."""
     from agentapp.rendering.agent_view import cell_beliefs
     from agentapp.rendering.gridworld import GridPicture
 
     view = agent.tabular_view()
     values, policy = cell_beliefs(env, view) if view is not None else (None, None)
     grid = env.unwrapped.grid
-    return lambda info, frame, caption: GridPicture(grid, values=values, policy=policy,
-                                                    agent=info["cell"], caption=caption)
+    return lambda info, frame, caption, max_height=None: GridPicture(
+        grid, values=values, policy=policy, agent=info["cell"], caption=caption,
+        max_height=max_height)
 
 
 @dataclass(frozen=True)
@@ -227,8 +229,8 @@ def painter(kind: str, env: Any, agent: Any, game: Any) -> Painter:
     fitted to the room, or the observation's values (CartPole with its picture drawn from
     them)."""
     if kind == GRID:
-        grid = grid_picture(env, agent)
-        return lambda obs, info, frame, width, height: grid(info, frame, "")
+        grid = grid_picture(env, agent)  # a map taller than the room is drawn smaller
+        return lambda obs, info, frame, width, height: grid(info, frame, "", height)
     if kind == PIXELS:
         from agentapp.rendering.pixels import PixelFrame
 

@@ -22,7 +22,11 @@ from agentapp.engine.algorithms.dqn import DQN, DQNSettings  # noqa: E402
 from agentapp.engine.algorithms.ppo import PPO  # noqa: E402
 from agentapp.engine.events import EpisodeEnded, Metrics, RunFinished  # noqa: E402
 from agentapp.engine.plan import RunConfig, prepare, preset_settings  # noqa: E402
-from agentapp.engine.rollout_workers import WorkerFailed, split_envs  # noqa: E402
+from agentapp.engine.rollout_workers import (  # noqa: E402
+    RolloutWorker,
+    WorkerFailed,
+    split_envs,
+)
 from agentapp.games import resolve  # noqa: E402
 
 PPO_SETTINGS = {"n_steps": "32", "n_epochs": "2", "batch_size": "64"}
@@ -159,3 +163,33 @@ def test_a_killed_worker_is_replaced_and_the_run_completes_its_budget(runs_dir: 
     while _rollout_actors() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _rollout_actors()
+
+
+
+def test_the_live_view_puts_the_first_environments_agent_on_its_cell():
+    # the aliased map observes only the walls around the agent: the workers' infos say the cell
+    game = resolve("gridworld:aliased")
+    env = game.make(game.params).unwrapped
+    agent = PPO(game, game.params, PPO.Hyperparameters(n_steps=8, batch_size=16, n_epochs=1),
+                seed=3, budget=10_000, n_envs=2)
+    try:
+        agent.use_workers(1, None)
+        assert agent.live_frame(0) is None  # nothing played yet
+        agent.train_iteration(10_000)
+        frame = agent.live_frame(agent.steps)
+        assert int(frame.observation) == int(agent.obs[0])  # global environment 0
+        assert env.observe(frame.info["cell"]) == int(frame.observation)
+    finally:
+        agent.close()
+    # a DQN worker sends its infos' cells too (its body, played here without an actor)
+    spec = {"algo": "dqn", "game": game.id, "game_params": game.params, "seed": 3,
+            "hp": DQNSettings(), "budget": 10_000}
+    worker = RolloutWorker(spec, 0, 2, 0)
+    try:
+        weights = {k: v.clone() for k, v in worker._ready().q.state_dict().items()}
+        chunk = worker.transitions(weights, 1.0, 16)
+        cells = chunk["placement"]["cell"]
+        assert chunk["placement"]["_cell"].all() and cells.shape == (2,)
+        assert [env.observe(int(c)) for c in cells] == list(chunk["stepped"][-1])
+    finally:
+        worker.agent.close()

@@ -178,3 +178,25 @@ def test_observation_values_are_named_for_the_games_that_name_them():
 
     assert observation_names("cartpole", 4)[2] == "pole angle"
     assert observation_names("gym:Foo-v0", 3) == ["x[0]", "x[1]", "x[2]"]
+
+
+async def test_a_map_taller_than_the_room_is_drawn_to_fit(runs_root):
+    maze = train(runs_root, RunConfig(game="gridworld:maze", algo="value-iteration", seed=0,
+                                      runs_dir=str(runs_root)))
+    app = AgentApp(runs_dir=runs_root)
+    async with app.run_test(size=(100, 13)) as pilot:
+        screen = await open_watch(pilot, maze)
+        picture = screen.query_one("#picture")
+        room = picture.content_size
+        drawn = picture.content
+        assert isinstance(drawn, GridPicture) and drawn.max_height == room.height
+
+        def lines(renderable) -> int:
+            console = Console(width=room.width, record=True, file=io.StringIO())
+            console.print(renderable)
+            return len(console.export_text().rstrip("\n").splitlines())
+
+        full = GridPicture(drawn.grid, values=drawn.values, policy=drawn.policy,
+                           agent=drawn.agent)
+        assert lines(full) > room.height  # whole, the maze would be cut at the panel's edge
+        assert lines(drawn) <= room.height

@@ -26,6 +26,9 @@ Decisions (what a user should know):
   TensorFlow's epsilon placement) or Adam with shared moments.
 - Evaluation, watching and insight use the shared network in the main process while the workers
   go on training (an evaluation sees a network that changes under it, as in the paper).
+- The live view shows worker 0's game, as that worker plays it: the main process plays none, so
+  once a front end asks, worker 0 sends a copy of its current observation (and the gridworld's
+  cell, or the newest frame of a pixel game) with its reports, ten times a second at most.
 - Checkpoints pause the workers at an update boundary and copy the shared network and optimizer.
   A resume continues from them, but not bitwise: the order in which asynchronous updates land is
   up to the operating system, so no two A3C runs (resumed or not) are identical, even with one
@@ -35,6 +38,7 @@ Decisions (what a user should know):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass
@@ -46,6 +50,7 @@ from torch import nn
 
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod, ActorCriticSettings
 from agentapp.engine.algorithms.base import Iteration
+from agentapp.engine.events import Frame
 from agentapp.engine.hogwild import SharedAdam, SharedRMSprop, WorkerPool, snapshot
 from agentapp.errors import UserError
 from agentapp.params import setting
@@ -193,6 +198,15 @@ class A3C(ActorCriticMethod):
         metrics = {key: value / updates for key, value in sums.items()} if updates else {}
         metrics["charts/learning_rate"] = self.annealed(self.hp.learning_rate, self.hp.anneal_lr)
         return Iteration(steps=steps, metrics=metrics, episodes=episodes)
+
+    def live_frame(self, step: int) -> Frame | None:
+        """Worker 0's game (see the module's decisions): the first call asks the workers for
+        frames, later ones take the newest that came, each once."""
+        if self.pool is None:
+            return None
+        self.pool.want_frames()
+        frame, self.pool.frame = self.pool.frame, None
+        return None if frame is None else dataclasses.replace(frame, step=step)
 
     def start_workers(self) -> WorkerPool:
         game_id, hp = self.game.id, self.hp

@@ -22,13 +22,14 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from agentapp.engine.algorithms.base import Algorithm, method_rng, placement
+from agentapp.engine.algorithms.base import PLACEMENT_KEYS, Algorithm, method_rng, placement
 from agentapp.engine.events import Frame
 from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.engine.networks import NETWORKS, ActorCritic, make_encoder
 from agentapp.engine.normalize import Normalizer
 from agentapp.engine.pixel_networks import is_pixels
 from agentapp.engine.vector import (
+    env_info,
     make_vector_env,
     reset_vector_env,
     restore_vector,
@@ -180,6 +181,10 @@ class DeepAlgorithm(Algorithm):
         self.episodes = 0
         self._envs = None
         self.obs: np.ndarray | None = None
+        self.stepped: tuple[Any, dict] = (None, {})
+        """``(obs, infos)`` of the last step of every environment, kept (not copied) for the live
+        view to read the agent's place from when the environments are in other processes; it
+        belongs to ``self.obs`` only while that is the very same ``obs``."""
         self.ep_return = np.zeros(self.n_envs)
         self.ep_length = np.zeros(self.n_envs, dtype=np.int64)
         self._snapshots: list | None = None
@@ -243,6 +248,7 @@ class DeepAlgorithm(Algorithm):
         started = time.perf_counter()
         next_obs, rewards, terminated, truncated, infos = envs.step(actions)
         self.timings["env"] += time.perf_counter() - started
+        self.stepped = (next_obs, infos)  # where the agents are, for the live view
         # Games that learn from a transformed signal (Atari: clipped rewards, a lost life as an
         # episode end) report the real score and the real game ends beside it: episode returns
         # are always the game's own.
@@ -293,16 +299,21 @@ class DeepAlgorithm(Algorithm):
 
     def live_frame(self, step: int) -> Frame | None:
         """What the first environment's agent sees: for pixel games the newest of its stacked
-        84x84 frames (as grey RGB), else a copy of its observation, with the gridworld's cell
-        when the environment lives in this process (not with ``async_envs`` or workers)."""
+        84x84 frames (as grey RGB), else a copy of its observation, with the gridworld's cell:
+        from the environment itself when it lives in this process, else from the infos of the
+        step that gave ``self.obs`` (``async_envs``; rollout workers send theirs)."""
         if self.obs is None:
             return None
         if is_pixels(self.observation_space):
             frame = np.asarray(self.obs[0, -1], dtype=np.uint8)
             return Frame(step, image=np.repeat(frame[:, :, None], 3, axis=2))
         local = getattr(self._envs, "envs", None)  # SyncVectorEnv's copies
-        return Frame(step, observation=np.array(self.obs[0], copy=True),
-                     info=placement(local[0]) if local else {})
+        if local:
+            info = placement(local[0])
+        else:  # a reset since that step (REINFORCE's cut episodes) leaves the place unknown
+            obs, infos = self.stepped
+            info = env_info(infos, 0, PLACEMENT_KEYS) if obs is self.obs else {}
+        return Frame(step, observation=np.array(self.obs[0], copy=True), info=info)
 
     def as_tensor(self, obs: Any) -> torch.Tensor:
         """Observations as a tensor on the learner's device (int64 for Discrete, else float32)."""

@@ -8,8 +8,10 @@ environment's observation, drawn by the painter the watch screen uses for that g
 above its state values, the other classic games as their state values. That painter is built once,
 from the run's resolved config (``RunStarted``), when the first such frame comes. The dashboard
 holds no agent (it learns in another thread or process), so the grid is drawn without the agent's
-values and policy. Games that send no frames (planners, which play no game as they learn) get a
-sentence instead of an empty box.
+values and policy, and fitted to the panel's lines as well as its columns: a map taller than the
+panel loses its legend, then is drawn with half blocks, two rows a line (see
+``rendering/gridworld.py``). Games that send no frames (planners, which play no game as they
+learn) get a sentence instead of an empty box.
 """
 
 from __future__ import annotations
