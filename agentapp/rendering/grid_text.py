@@ -7,6 +7,7 @@ characters that survive any destination.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,19 +24,10 @@ def value_text_grid(
     reward (``+1``, ``-100``), walls a run of *wall* characters as wide as a cell. Cells are
     *cell_width* wide (wider if a number needs it) and separated by one space.
     """
-    n_cells = grid.rows * grid.cols
-    flat = per_cell("values", values, n_cells, np.float64)
+    flat = per_cell("values", values, grid.rows * grid.cols, np.float64)
     assert flat is not None
-    texts = []
-    for s in range(n_cells):
-        if s in grid.walls:
-            texts.append(None)
-        elif s in grid.terminals:
-            texts.append(reward_label(grid.terminals[s]))
-        elif s in grid.cliffs:
-            texts.append(reward_label(grid.cliffs[s]))
-        else:
-            texts.append(f"{flat[s]:.{decimals}f}")
+    texts = _by_kind(grid, wall=None, terminal=reward_label, cliff=reward_label,
+                     floor=lambda s: f"{flat[s]:.{decimals}f}")
     width = max([cell_width, *(len(t) for t in texts if t is not None)])
     cells = [wall * width if t is None else t.rjust(width) for t in texts]
     return _join_rows(cells, grid.cols)
@@ -47,21 +39,22 @@ def policy_text_grid(grid: Any, policy: Any, *, sep: str = " ") -> str:
     Floor and start cells show their arrow (``·`` for an action outside 0-3), walls ``#``,
     terminals ``G`` (goal: reward >= 0) or ``P`` (pit: reward < 0), cliffs ``C``.
     """
-    n_cells = grid.rows * grid.cols
-    flat = per_cell("policy", policy, n_cells, np.int64)
+    flat = per_cell("policy", policy, grid.rows * grid.cols, np.int64)
     assert flat is not None
-    cells = []
-    for s in range(n_cells):
-        if s in grid.walls:
-            cells.append("#")
-        elif s in grid.terminals:
-            reward = grid.terminals[s]
-            cells.append("P" if reward < 0 else "G")
-        elif s in grid.cliffs:
-            cells.append("C")
-        else:
-            cells.append(arrow(int(flat[s])))
+    cells = _by_kind(grid, wall="#", terminal=lambda reward: "P" if reward < 0 else "G",
+                     cliff=lambda reward: "C", floor=lambda s: arrow(int(flat[s])))
     return _join_rows(cells, grid.cols, sep)
+
+
+def _by_kind(grid: Any, *, wall: Any, terminal: Callable[[float], Any],
+             cliff: Callable[[float], Any], floor: Callable[[int], Any]) -> list[Any]:
+    """One entry per cell, row by row: *wall* for a wall, ``terminal(reward)`` for a terminal,
+    ``cliff(reward)`` for a cliff, ``floor(cell)`` for the rest."""
+    return [wall if s in grid.walls
+            else terminal(grid.terminals[s]) if s in grid.terminals
+            else cliff(grid.cliffs[s]) if s in grid.cliffs
+            else floor(s)
+            for s in range(grid.rows * grid.cols)]
 
 
 def _join_rows(cells: list[str], cols: int, sep: str = " ") -> str:
