@@ -285,7 +285,8 @@ def test_resume_from_a_step_checkpoint_continues_exactly(runs_dir, name):
     b = torch.load(Path(resumed[0].run_dir) / "checkpoints" / "latest.pt",
                    weights_only=True)["algorithm"]
     assert torch.equal(a["theta"], b["theta"]) and a["rng"] == b["rng"]
-    assert (a["steps"], a["iterations"]) == (b["steps"], b["iterations"])
+    assert (a["steps"], a["iterations"], a["doublings"]) == (b["steps"], b["iterations"],
+                                                             b["doublings"])
 
 
 def _learn(cls, hp, seed: int, budget: int) -> float:
@@ -308,3 +309,58 @@ def _learn(cls, hp, seed: int, budget: int) -> float:
 def test_learns_cartpole(name, budget, settings):
     cls, hp = METHODS[name]
     assert _learn(cls, hp(**settings), seed=0, budget=budget) >= 200
+
+
+# -- flat spots ----------------------------------------------------------------------------------
+
+
+def _always_left(cls, settings, **hp):
+    """An agent whose policy always pushes left: zero weights, biases +-1.5. No perturbation
+    of +-0.5 changes an action (|delta x| over a 10-step episode is far below 3), so every J
+    is equal and the gradient is exactly 0."""
+    game = resolve("cartpole")
+    agent = cls(game, game.params, settings(episodes_per_estimate=1, **hp), seed=0,
+                budget=100_000)
+    agent.theta = np.zeros(agent.theta.size)
+    agent.theta[-2:] = [1.5, -1.5]  # scores: action 0 by 3 everywhere
+    return agent
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_a_flat_spot_widens_delta_until_theta_moves_then_returns_to_it(name):
+    cls, settings = METHODS[name]
+    agent = _always_left(cls, settings)
+    delta, stuck = agent.hp.delta, agent.theta.copy()
+    deltas = []
+    for _ in range(agent.hp.flat_doublings + 1):
+        it = agent.train_iteration(100_000)
+        deltas.append(it.metrics["charts/delta"])
+        if it.metrics["charts/gradient_norm"] > 0:
+            break
+        assert np.array_equal(agent.theta, stuck)  # a zero estimate: no step
+    # delta doubled after every flat estimate, until one saw a slope and theta moved
+    assert deltas == [delta * 2**k for k in range(len(deltas))] and len(deltas) > 1
+    assert it.metrics["charts/gradient_norm"] > 0
+    assert not np.array_equal(agent.theta, stuck)
+    assert agent.doublings == 0  # a non-zero estimate: the next uses the set delta
+    assert agent.train_iteration(100_000).metrics["charts/delta"] == delta
+    agent.close()
+
+
+def test_widening_is_saved_and_can_be_turned_off():
+    agent = _always_left(FiniteDifference, FiniteDifferenceSettings)
+    agent.train_iteration(100_000)
+    other = _always_left(FiniteDifference, FiniteDifferenceSettings)
+    other.load_state_dict(agent.state_dict())
+    assert agent.doublings == other.doublings == 1
+    assert agent.train_iteration(100_000).metrics == other.train_iteration(100_000).metrics
+    # flat_doublings=0: the plain estimator, which stays in the flat spot for good
+    plain = _always_left(FiniteDifference, FiniteDifferenceSettings, flat_doublings=0)
+    stuck = plain.theta.copy()
+    for _ in range(3):
+        it = plain.train_iteration(100_000)
+        assert it.metrics["charts/delta"] == plain.hp.delta
+        assert it.metrics["charts/gradient_norm"] == 0
+    assert np.array_equal(plain.theta, stuck)
+    for each in (agent, other, plain):
+        each.close()

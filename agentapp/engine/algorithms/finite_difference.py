@@ -11,6 +11,15 @@ estimate J(theta) from them, then for each parameter k
 g_k = (J(theta + delta e_k) - J(theta - delta e_k)) / (2 delta)   (central differences), or
 g_k = (J(theta + delta e_k) - J(theta)) / delta                    (forward differences),
 every J played from the same seeds (common random numbers), and step theta <- theta + alpha g.
+
+Flat spots: the policy is deterministic, so J is piecewise constant in theta. Where no perturbation
+of +-delta changes a single action of the episodes played (CartPole's policy that always pushes one
+way, its bias far from the others), every J is equal, g is exactly 0 and the step is 0: the
+search would stay there for ever. An estimate that is exactly 0 carries no information about the
+slope, so the next one is made with twice the delta (up to 2**flat_doublings delta), and the set
+delta returns as soon as an estimate is non-zero: wherever the gradient is non-zero, the estimator
+is the lectures' one. ``--set flat_doublings=0`` turns this off.
+
 What this method shares with ``regression_gradient.py`` (everything but the estimator) is
 :class:`PolicySearchMethod` below.
 """
@@ -56,6 +65,10 @@ class PolicySearchSettings:
                                          high=10_000)
     hidden: str = setting("", "Hidden tanh layers of the policy: empty for a linear policy, or "
                           "sizes like 8 or 8,8.")
+    flat_doublings: int = setting(4, "After a gradient estimate of exactly 0 (no perturbation "
+                                  "changed the return: a flat spot), double delta for the next "
+                                  "one, at most this many times; the set delta returns after a "
+                                  "non-zero estimate. 0: never widen.", low=0, high=30)
 
 
 class PolicySearchMethod(Algorithm):
@@ -97,9 +110,13 @@ class PolicySearchMethod(Algorithm):
         self.theta = self.policy.initial(self.rng)
         self.runner = EpisodeRunner(game, game_params, self.policy)
         self.iterations = 0
+        self.doublings = 0
+        """How many times delta is doubled for the next estimate (0 but after flat ones)."""
 
-    def gradient(self, J: Objective, reference: float) -> tuple[np.ndarray, dict[str, float]]:
-        """The method's estimate of grad J(self.theta) (and metrics), given J(theta)."""
+    def gradient(self, J: Objective, reference: float,
+                 delta: float) -> tuple[np.ndarray, dict[str, float]]:
+        """The method's estimate of grad J(self.theta) (and metrics), given J(theta), with
+        perturbations of size *delta*."""
         raise NotImplementedError
 
     def train_iteration(self, max_steps: int) -> Iteration:
@@ -111,15 +128,18 @@ class PolicySearchMethod(Algorithm):
             return self.runner.estimate_return(theta, count, seeds)
 
         self.runner.stop_at, episodes = start + max_steps, []
+        delta = hp.delta * 2.0**self.doublings
         try:
             reference = J(self.theta)
             episodes = self.runner.last_episodes
-            g, metrics = self.gradient(J, reference)
+            g, metrics = self.gradient(J, reference, delta)
         except BudgetSpent:  # the budget ends inside this gradient: no step, budget kept exactly
             return Iteration(steps=self.runner.steps - start, episodes=episodes)
         finally:
             self.runner.stop_at = None
         norm = float(np.linalg.norm(g))
+        # a flat spot (g exactly 0) says nothing of the slope: look further next time
+        self.doublings = min(self.doublings + 1, hp.flat_doublings) if norm == 0 else 0
         alpha = hp.step_size * (max(0.0, 1.0 - start / self.budget) if hp.anneal_step else 1.0)
         # gradient ascent: theta <- theta + alpha g, or theta + alpha g / ||g||
         if hp.normalize_step:
@@ -129,7 +149,7 @@ class PolicySearchMethod(Algorithm):
         self.theta = self.theta + step
         self.iterations += 1
         metrics |= {"charts/estimated_return": reference, "charts/gradient_norm": norm,
-                    "charts/step_size": alpha,
+                    "charts/delta": delta, "charts/step_size": alpha,
                     "charts/step_norm": float(np.linalg.norm(step)),
                     "charts/parameter_norm": float(np.linalg.norm(self.theta))}
         return Iteration(steps=self.runner.steps - start, metrics=metrics, episodes=episodes)
@@ -156,7 +176,8 @@ class PolicySearchMethod(Algorithm):
 
     def state_dict(self) -> dict[str, Any]:
         return {"theta": torch.from_numpy(self.theta.copy()), "iterations": self.iterations,
-                "steps": self.runner.steps, "rng": plain(self.rng.bit_generator.state)}
+                "steps": self.runner.steps, "rng": plain(self.rng.bit_generator.state),
+                "doublings": self.doublings}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         theta = state["theta"].numpy().astype(np.float64)
@@ -167,6 +188,8 @@ class PolicySearchMethod(Algorithm):
         self.iterations = int(state["iterations"])
         self.runner.steps = int(state["steps"])
         self.rng.bit_generator.state = state["rng"]
+        # absent from checkpoints made before it; a resume may lower flat_doublings
+        self.doublings = min(int(state.get("doublings", 0)), self.hp.flat_doublings)
 
     def close(self) -> None:
         self.runner.close()
@@ -189,9 +212,10 @@ class FiniteDifference(PolicySearchMethod):
                "(common random numbers), step uphill.")
     Hyperparameters = FiniteDifferenceSettings
 
-    def gradient(self, J: Objective, reference: float) -> tuple[np.ndarray, dict[str, float]]:
+    def gradient(self, J: Objective, reference: float,
+                 delta: float) -> tuple[np.ndarray, dict[str, float]]:
         hp = self.hp
-        g = finite_difference_gradient(J, self.theta, hp.delta, central=hp.central,
+        g = finite_difference_gradient(J, self.theta, delta, central=hp.central,
                                        reference=reference)
         estimates = 2 * self.theta.size if hp.central else self.theta.size
         return g, {"charts/perturbations": float(estimates)}

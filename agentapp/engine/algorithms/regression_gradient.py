@@ -11,6 +11,8 @@ the m x n matrix of perturbations and Delta J_i = J(theta + Delta theta_i) - J(t
 the least-squares solution of Delta J ~ Delta Theta g (exact when J is linear). Perturbations are
 Gaussian, delta times N(0, I); every J of one iteration is played from the same episode seeds
 (common random numbers), and the step is theta <- theta + alpha g (see ``engine/policy_search.py``).
+After an estimate of exactly 0 (a flat spot) the next is made with delta doubled, as in
+``finite_difference.py``.
 """
 
 from __future__ import annotations
@@ -58,12 +60,13 @@ class RegressionGradient(PolicySearchMethod):
                 (f"--set perturbations={m} with {n_params} parameters: the regression",
                  8 * 3 * m * n_params)]
 
-    def gradient(self, J: Objective, reference: float) -> tuple[np.ndarray, dict[str, float]]:
+    def gradient(self, J: Objective, reference: float,
+                 delta: float) -> tuple[np.ndarray, dict[str, float]]:
         hp = self.hp
         m = hp.perturbations or 2 * self.theta.size
         # Delta Theta: m rows of delta * N(0, I), or m/2 such rows and their negatives
         rows = (m + 1) // 2 if hp.antithetic else m
-        d_theta = hp.delta * self.rng.standard_normal((rows, self.theta.size))
+        d_theta = delta * self.rng.standard_normal((rows, self.theta.size))
         if hp.antithetic:
             d_theta = np.concatenate([d_theta, -d_theta])
         g = regression_gradient(J, self.theta, d_theta, reference=reference)
