@@ -7,11 +7,19 @@ import fcntl
 import os
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
 import termios
 import time
+
+
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default. A process that ignores SIGINT
+    passes that on to the programs it starts (a pytest-xdist worker after a local Ray has run in
+    it does), and Python then never raises KeyboardInterrupt: Ctrl+C tests would hang."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Terminal:
@@ -28,7 +36,8 @@ class Terminal:
         env.pop("NO_COLOR", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "agentapp", *args],
                                      stdin=self.slave, stdout=self.slave, stderr=self.slave,
-                                     env=env, start_new_session=True)
+                                     env=env, start_new_session=True,
+                                     preexec_fn=_default_sigint)
         self.output = ""
 
     def read_until(self, pattern: str, timeout: float = 60.0) -> str:
