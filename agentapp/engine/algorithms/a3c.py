@@ -38,10 +38,9 @@ Decisions (what a user should know):
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -206,7 +205,7 @@ class A3C(ActorCriticMethod):
             return None
         self.pool.want_frames()
         frame, self.pool.frame = self.pool.frame, None
-        return None if frame is None else dataclasses.replace(frame, step=step)
+        return None if frame is None else replace(frame, step=step)
 
     def start_workers(self) -> WorkerPool:
         game_id, hp = self.game.id, self.hp
