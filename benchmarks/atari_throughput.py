@@ -3,7 +3,7 @@ Stable-Baselines3, and where does the time go?
 
     python benchmarks/atari_throughput.py [--seconds 60] [--only ppo,a2c,dqn] [--no-sb3]
                                           [--device auto|cpu|cuda] [--warmup 5] [--threads N]
-                                          [--json]
+                                          [--envs N] [--set key=value ...] [--json]
 
 Solving Pong is a matter of millions of steps, so the training speed decides how long it takes.
 Measured, one after another in the same run:
@@ -25,6 +25,10 @@ Measured, one after another in the same run:
   thread default (``--threads N`` sets both sides' torch threads instead); a callback marks the
   start of every rollout (an iteration boundary, as on our side), skips the same warm-up and stops
   training ``--seconds`` later. Its split is not measured.
+
+``--envs N`` and ``--set key=value`` change our side only (a candidate preset, or the GPU options
+``precision=bf16`` and ``compile=reduce-overhead``), as ``agentapp train`` takes them; the table
+then says so.
 
 DQN's presets (ours and RL Zoo's) collect 100,000 random steps before learning starts; both sides
 are measured with ``learning_starts=1000`` instead, so that the figure is the speed of training
@@ -202,14 +206,15 @@ def env_ceiling(seconds: float, n_envs: int = CEILING_ENVS) -> dict[str, Any]:
             "threads": os.cpu_count()}
 
 
-def build_ours(algo: str, device: str, root: str, threads: int | None = None):
+def build_ours(algo: str, device: str, root: str, threads: int | None = None,
+               envs: int | None = None, settings: dict[str, str] | None = None):
     """Our agent for *algo* on Pong, as ``engine.train`` builds it (no run folder)."""
     from agentapp.engine.device import configure_threads
     from agentapp.engine.plan import RunConfig, prepare
 
     overrides = {"learning_starts": str(DQN_LEARNING_STARTS)} if algo == "dqn" else {}
     plan = prepare(RunConfig(game=GAME, algo=algo, seed=0, device=device, runs_dir=root,
-                             overrides=overrides))
+                             envs=envs, overrides={**overrides, **(settings or {})}))
     threads = configure_threads(threads, pixels=True)
     agent = plan.algo_cls(plan.game, plan.game_params, plan.hp, seed=plan.seed,
                           budget=plan.schedule_budget, device=plan.device, n_envs=plan.envs)
@@ -217,10 +222,11 @@ def build_ours(algo: str, device: str, root: str, threads: int | None = None):
 
 
 def measure_ours(algo: str, device: str, warmup_s: float, seconds: float,
-                 threads: int | None = None) -> dict[str, Any]:
+                 threads: int | None = None, envs: int | None = None,
+                 settings: dict[str, str] | None = None) -> dict[str, Any]:
     """Warm up, then time whole ``train_iteration`` calls for *seconds*."""
     with tempfile.TemporaryDirectory(prefix="agentapp-throughput-") as root:
-        plan, agent, threads = build_ours(algo, device, root, threads)
+        plan, agent, threads = build_ours(algo, device, root, threads, envs, settings)
         try:
             starts = int(getattr(plan.hp, "learning_starts", 0))
             began, iterations = time.perf_counter(), 0
@@ -340,10 +346,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for both sides (default: agentapp's pixel default, "
                              "SB3's own)")
+    parser.add_argument("--envs", type=int, default=None,
+                        help="our side's environments (default: each preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting of our side (repeatable), as agentapp train --set")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args()
     if args.threads is not None and args.threads < 1:
         parser.error("--threads: must be at least 1")
+    if args.envs is not None and args.envs < 1:
+        parser.error("--envs: must be at least 1")
+    bad = [item for item in args.set if "=" not in item]
+    if bad:
+        parser.error(f"--set {bad[0]}: expected key=value")
+    args.settings = dict(item.split("=", 1) for item in args.set)
     args.methods = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown or not args.methods:
@@ -357,7 +373,8 @@ def measure_all(args: argparse.Namespace, with_sb3: bool, say) -> dict[str, dict
     results: dict[str, dict[str, Any]] = {}
     for method in args.methods:
         try:
-            ours = measure_ours(method, args.device, args.warmup, args.seconds, args.threads)
+            ours = measure_ours(method, args.device, args.warmup, args.seconds, args.threads,
+                                args.envs, args.settings)
         except Exception as error:  # report and go on: the other measurements still count
             ours = failure(error)
         say(progress("agentapp", method, ours))
@@ -441,6 +458,10 @@ def main() -> None:
             '(pip install "agentapp[bench]" opencv-python-headless)')
     say(f"Pong, {args.seconds:g} s timed per method and side after >= {args.warmup:g} s and "
         f">= {WARMUP_ITERATIONS} iterations of warm-up; device {args.device}")
+    if args.envs or args.settings:
+        changed = ([f"--envs {args.envs}"] if args.envs else []) + [
+            f"--set {key}={value}" for key, value in args.settings.items()]
+        say(f"ours: the presets with {' '.join(changed)}")
     try:
         ceiling = env_ceiling(CEILING_SECONDS)
         say(f"  env-only ceiling: {ceiling['steps_per_s']:,.0f} steps/s ({ceiling['envs']} envs)")
@@ -453,8 +474,8 @@ def main() -> None:
         print(json.dumps({
             "machine": info, "load_average_1min": load, "game": GAME, "seconds": args.seconds,
             "warmup_s": args.warmup, "warmup_iterations": WARMUP_ITERATIONS,
-            "device": args.device, "threads": args.threads,
-            "dqn_learning_starts": DQN_LEARNING_STARTS,
+            "device": args.device, "threads": args.threads, "envs": args.envs,
+            "settings": args.settings, "dqn_learning_starts": DQN_LEARNING_STARTS,
             "sb3_settings": {m: SB3_ZOO[m] for m in args.methods} if with_sb3 else None,
             "env_ceiling": ceiling, "results": results, "target": target(results),
             "warnings": warnings,

@@ -8,15 +8,17 @@
 # platformdirs mdit-py-plugins linkify-it-py uc-micro-py stable-baselines3`) into /tmp/site, then
 # runs, from the repository root:
 #
-#   1. benchmarks/atari_throughput.py --device cuda (PPO, A2C, DQN; SB3 beside them when its
-#      wheel came along), THROUGHPUT_S seconds each;
-#   2. benchmarks/pong_solve.py --device cuda: the goal is 20 within 5 minutes on one GPU with
-#      16 CPU cores; the run stops at 20 or after SOLVE_MINUTES.
+#   1. (WHAT=speed) benchmarks/atari_throughput.py --device cuda (PPO, A2C, DQN; SB3 beside
+#      them when its wheel came along), THROUGHPUT_S seconds each; then our PPO alone with each
+#      GPU option, to see which pay: --set precision=bf16, --set compile=reduce-overhead, both;
+#   2. (WHAT=solve) benchmarks/pong_solve.py --device cuda: the goal is 20 within 5 minutes on
+#      one GPU with 16 CPU cores; the run stops at 20 or after SOLVE_MINUTES.
 #
-# Everything is printed and written to $OUT (or ./gpu-out): throughput.txt and solve.txt.
-# Settings: THROUGHPUT_S (default 20), SOLVE_MINUTES (default 6), ENVS (default 16), EVAL_EVERY
-# (default 250000), and SOLVE_SET, extra `--set k=v` words for pong_solve (default: none, the
-# preset).
+# WHAT=all (the default) does both, which can pass a 10-minute limit on one call: with such a
+# limit, run WHAT=speed and WHAT=solve as two calls. Everything is printed and written to $OUT
+# (or ./gpu-out): throughput.txt, options.txt and solve.txt. Settings: THROUGHPUT_S (default 20),
+# SOLVE_MINUTES (default 6), ENVS (default 16), EVAL_EVERY (default 250000), and SOLVE_SET, extra
+# `--set k=v` words for pong_solve (default: none, the preset).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-gpu-out}
@@ -35,9 +37,22 @@ assert torch.cuda.is_available(), "no CUDA device"
 print("GPU:", torch.cuda.get_device_name(0), "| torch", torch.__version__)
 PY
 nproc
-python3 benchmarks/atari_throughput.py --device cuda --seconds "${THROUGHPUT_S:-20}" --warmup 5 \
-  2>&1 | tee "$out/throughput.txt"
-# shellcheck disable=SC2086  # SOLVE_SET is a list of words on purpose
-python3 benchmarks/pong_solve.py --device cuda --max-minutes "${SOLVE_MINUTES:-6}" \
-  --envs "${ENVS:-16}" --eval-every "${EVAL_EVERY:-250000}" --runs-dir /tmp/pong-gpu \
-  ${SOLVE_SET:-} 2>&1 | tee "$out/solve.txt"
+what=${WHAT:-all}
+if [ "$what" != solve ]; then
+  python3 benchmarks/atari_throughput.py --device cuda --seconds "${THROUGHPUT_S:-20}" \
+    --warmup 5 2>&1 | tee "$out/throughput.txt"
+  for options in "precision=bf16" "compile=reduce-overhead" \
+                 "precision=bf16 compile=reduce-overhead"; do
+    sets=()
+    for option in $options; do sets+=(--set "$option"); done
+    # a longer warm-up: compiling happens in the first iterations
+    python3 benchmarks/atari_throughput.py --device cuda --only ppo --no-sb3 --warmup 30 \
+      --seconds "${THROUGHPUT_S:-20}" "${sets[@]}" 2>&1 | tee -a "$out/options.txt"
+  done
+fi
+if [ "$what" != speed ]; then
+  # shellcheck disable=SC2086  # SOLVE_SET is a list of words on purpose
+  python3 benchmarks/pong_solve.py --device cuda --max-minutes "${SOLVE_MINUTES:-6}" \
+    --envs "${ENVS:-16}" --eval-every "${EVAL_EVERY:-250000}" --runs-dir /tmp/pong-gpu \
+    ${SOLVE_SET:-} 2>&1 | tee "$out/solve.txt"
+fi

@@ -14,6 +14,15 @@ from agentapp.errors import UserError
 
 _CUDA = re.compile(r"^cuda(:\d+)?$")
 
+GPU_SETTINGS = (("precision", "fp32"), ("compile", "off"))
+"""The deep methods' GPU-only settings with their off values (``pixel_networks.speed_up``)."""
+
+
+def gpu_options_on(hp: object) -> list[str]:
+    """``name=value`` of each GPU-only setting of *hp* that is not off."""
+    return [f"{name}={getattr(hp, name)}" for name, off in GPU_SETTINGS
+            if getattr(hp, name, off) != off]
+
 
 def resolve_device(spec: str) -> str:
     """``auto`` | ``cpu`` | ``cuda`` | ``cuda:i`` -> the device string training will use."""

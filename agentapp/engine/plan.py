@@ -23,7 +23,7 @@ from typing import Any
 from agentapp import __version__, checkpoints, presets, runs
 from agentapp.engine import algorithms
 from agentapp.engine.algorithms.base import Algorithm
-from agentapp.engine.device import resolve_device
+from agentapp.engine.device import GPU_SETTINGS, gpu_options_on, resolve_device
 from agentapp.errors import UserError
 from agentapp.games import Game, resolve
 from agentapp.params import apply_overrides, as_dict, parse_assignments, split_overrides
@@ -242,6 +242,15 @@ def _check_workers(config: RunConfig, algo_cls: type[Algorithm], hp: Any, envs: 
                         "in one process, which workers cannot share; --set them to false")
 
 
+def _check_gpu_options(hp: Any, device: str) -> None:
+    """Refuse the GPU-only settings for a run that trains on the CPU (they would do nothing)."""
+    chosen = gpu_options_on(hp)
+    if chosen and device == "cpu":
+        offs = " ".join(f"{name}={off}" for name, off in GPU_SETTINGS)
+        raise UserError(f"--set {chosen[0]}: a GPU option, and this run trains on the CPU "
+                        f"(--set {offs}, or --device cuda)")
+
+
 def prepare(config: RunConfig) -> Plan:
     """Resolve and validate *config*; raise UserError on any bad input."""
     root = runs.check_root(runs.runs_root(config.runs_dir))
@@ -320,6 +329,7 @@ def prepare(config: RunConfig) -> Plan:
         eval_every = config.eval_every or preset.eval_every or max(1, total // 10)
 
     device = resolve_device(config.device)
+    _check_gpu_options(hp, device)
     if config.workers:  # last: Ray missing or a cluster out of reach is bad input too
         from agentapp.engine.ray_cluster import connect
 

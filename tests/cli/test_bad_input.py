@@ -73,6 +73,19 @@ def test_missing_cuda_device(cli, runs_dir, monkeypatch, device, algo):
              says="no CUDA device")
 
 
+@pytest.mark.parametrize(
+    ("game", "algo", "setting", "says"),
+    [("pong", "ppo", "precision=bf16", "this run trains on the CPU"),
+     ("pong", "dqn", "compile=reduce-overhead", "this run trains on the CPU"),
+     ("cartpole", "ppo", "compile=default", "for the pixel networks"),
+     ("pong", "a3c", "precision=bf16", "a3c's workers train on the CPU")],
+)
+def test_gpu_options_are_refused_where_they_would_do_nothing(cli, runs_dir, game, algo,
+                                                            setting, says):
+    _rejects(cli, runs_dir, "train", game, "--algo", algo, "--device", "cpu", "--set", setting,
+             says=says)
+
+
 def test_unknown_device(cli, runs_dir):
     _rejects(cli, runs_dir, "train", "gridworld", "--device", "tpu", says="expected auto, cpu")
 

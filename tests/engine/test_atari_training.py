@@ -126,3 +126,26 @@ def test_a_live_view_gets_the_agents_frames_only_when_asked(runs_dir, monkeypatc
     assert np.array_equal(image[..., 0], image[..., 2]) and image.std() > 0  # grey, not blank
     quiet = list(train(_config(runs_dir, "a2c", steps=60)))
     assert not any(isinstance(e, Frame) for e in quiet)
+
+
+@pytest.mark.parametrize(("algo", "networks"), [("ppo", ["model"]), ("a2c", ["model"]),
+                                                ("dqn", ["q", "q_target"])])
+def test_the_gpu_options_reach_every_network_and_stay_off_on_the_cpu(runs_dir, monkeypatch,
+                                                                    algo, networks):
+    from dataclasses import replace
+
+    from agentapp.engine.algorithms.deep import DeepAlgorithm
+    from agentapp.engine.pixel_networks import PixelTorso
+
+    plan = prepare(_config(runs_dir, algo))  # the CPU refuses the options: set them past it
+    hp = replace(plan.hp, precision="bf16", compile="reduce-overhead")
+    agent = plan.algo_cls(plan.game, plan.game_params, hp, seed=0, budget=plan.schedule_budget,
+                          device="cpu", n_envs=plan.envs)
+    torsos = [m for m in agent.__dict__.values() if isinstance(m, torch.nn.Module)
+              for m in m.modules() if isinstance(m, PixelTorso)]
+    assert torsos and not any(t.bf16 or t._compiled_call_impl for t in torsos)  # eager float32
+    given = []
+    monkeypatch.setattr(DeepAlgorithm, "use_gpu_options", lambda self, *mods: given.extend(mods))
+    agent = plan.algo_cls(plan.game, plan.game_params, hp, seed=0, budget=plan.schedule_budget,
+                          device="cpu", n_envs=plan.envs)
+    assert given == [getattr(agent, name) for name in networks]

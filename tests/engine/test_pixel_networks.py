@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from agentapp.engine.networks import ActorCritic, ObsEncoder, QNetwork, make_encoder
 from agentapp.engine.optimizers import RMSpropTF
-from agentapp.engine.pixel_networks import ImpalaCNN, NatureCNN, is_pixels
+from agentapp.engine.pixel_networks import ImpalaCNN, NatureCNN, is_pixels, speed_up
 
 FRAMES = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 VECTOR = spaces.Box(-1.0, 1.0, (4,), np.float32)
@@ -72,6 +72,53 @@ def test_pixel_q_network_and_actor_critic_read_the_cnn_features_directly():
     assert dist.probs.shape == (2, 6) and value.shape == (2,)
     # the policy starts near uniform (actor gain 0.01)
     assert torch.allclose(dist.probs, torch.full((2, 6), 1 / 6), atol=0.02)
+
+
+@pytest.mark.parametrize("cls", [NatureCNN, ImpalaCNN])
+def test_bf16_torsos_hand_float32_features_close_to_the_float32_ones(cls):
+    torch.manual_seed(0)
+    net = cls(FRAMES)
+    frames = torch.randint(0, 256, (4, 4, 84, 84), dtype=torch.uint8)
+    exact = net(frames)
+    assert speed_up(ActorCriticLike(net), precision="bf16") == 1
+    mixed = net(frames)
+    assert mixed.dtype == torch.float32  # the heads and the losses see float32
+    assert not torch.equal(mixed, exact)  # the torso did run in bfloat16 ...
+    # ... to bfloat16's precision (8 bits of mantissa), as a whole
+    assert ((mixed - exact).norm() / exact.norm()).item() < 0.02
+    mixed.sum().backward()
+    grads = [p.grad for p in net.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 and g.abs().sum() > 0 for g in grads)
+    speed_up(net, precision="fp32")
+    torch.testing.assert_close(net(frames), exact, rtol=0, atol=0)
+
+
+class ActorCriticLike(torch.nn.Module):
+    """A network holding a torso one level down, as QNetwork and ActorCritic do."""
+
+    def __init__(self, torso: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = torso
+
+
+def test_speed_up_keeps_the_weights_and_their_names():
+    ac = ActorCritic(FRAMES, spaces.Discrete(6))
+    before = {key: value.clone() for key, value in ac.state_dict().items()}
+    assert speed_up(ac, precision="bf16", compile_mode="default") == 1
+    after = ac.state_dict()
+    assert list(after) == list(before)  # checkpoints load either way
+    assert all(torch.equal(after[key], before[key]) for key in before)
+    assert speed_up(QNetwork(VECTOR, 2), precision="bf16") == 0  # no pixel torso: nothing
+
+
+@pytest.mark.slow
+def test_a_compiled_torso_computes_what_the_eager_one_does():
+    torch.manual_seed(0)
+    net = NatureCNN(FRAMES)
+    frames = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    eager = net(frames)
+    speed_up(net, compile_mode="default")
+    torch.testing.assert_close(net(frames), eager, rtol=1e-4, atol=1e-5)
 
 
 def test_rmsprop_tf_follows_its_formula():

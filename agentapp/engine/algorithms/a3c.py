@@ -49,6 +49,7 @@ from torch import nn
 
 from agentapp.engine.algorithms.actor_critic import ActorCriticMethod, ActorCriticSettings
 from agentapp.engine.algorithms.base import Iteration
+from agentapp.engine.device import gpu_options_on
 from agentapp.engine.events import Frame
 from agentapp.engine.hogwild import SharedAdam, SharedRMSprop, WorkerPool, snapshot
 from agentapp.errors import UserError
@@ -172,6 +173,9 @@ class A3C(ActorCriticMethod):
         if hp.async_envs:
             raise UserError("--set async_envs=true: a3c's workers are processes already, one "
                             "game each (use --set workers=N)")
+        if gpu_options_on(hp):
+            raise UserError(f"--set {gpu_options_on(hp)[0]}: a GPU option, and a3c's workers "
+                            "train on the CPU")
         super().check_settings(hp, game, game_params, n_envs)
 
     @classmethod

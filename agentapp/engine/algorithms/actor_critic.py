@@ -68,6 +68,7 @@ class ActorCriticMethod(DeepAlgorithm):
             activation=hp.activation, shared=hp.shared, network=hp.network,
             log_std_init=hp.log_std_init,
         ).to(self.torch_device)
+        self.use_gpu_options(self.model)
         self.params = list(self.model.parameters())
         obs_dtype = self.as_tensor(self.observation_space.sample()).dtype
         action_shape = self.action_space.shape or ()

@@ -23,11 +23,12 @@ import torch
 from gymnasium import spaces
 
 from agentapp.engine.algorithms.base import PLACEMENT_KEYS, Algorithm, method_rng, placement
+from agentapp.engine.device import gpu_options_on
 from agentapp.engine.events import Frame
 from agentapp.engine.insight import PROBABILITIES, Insight
 from agentapp.engine.networks import NETWORKS, ActorCritic, make_encoder
 from agentapp.engine.normalize import Normalizer
-from agentapp.engine.pixel_networks import is_pixels
+from agentapp.engine.pixel_networks import COMPILE_MODES, PRECISIONS, is_pixels, speed_up
 from agentapp.engine.vector import (
     env_info,
     make_vector_env,
@@ -130,6 +131,12 @@ class DeepSettings:
     network: str = setting("auto", "Torso: mlp (vector observations), nature (the Nature-DQN "
                            "CNN) or impala (IMPALA's ResNet); auto: nature for pixels, else mlp.",
                            choices=NETWORKS)
+    precision: str = setting("fp32", "GPU option: bf16 runs the pixel network's torso under "
+                             "bfloat16 autocast (heads, losses and optimizer stay float32).",
+                             choices=PRECISIONS)
+    compile: str = setting("off", "GPU option: torch.compile the pixel network's torso "
+                           "(reduce-overhead adds CUDA graphs); tens of seconds at the start.",
+                           choices=COMPILE_MODES)
 
 
 class DeepAlgorithm(Algorithm):
@@ -154,6 +161,9 @@ class DeepAlgorithm(Algorithm):
                             f"{game.observation or space})") from None
         finally:
             probe.close()
+        if gpu_options_on(hp) and not is_pixels(space):
+            raise UserError(f"--set {gpu_options_on(hp)[0]}: a GPU option for the pixel "
+                            f"networks, and {game.id} gives {game.observation or space}")
         if hasattr(hp, "hidden"):
             parse_hidden(hp.hidden)
         check_memory(cls.memory_needed(hp, space, n_envs))
@@ -219,6 +229,14 @@ class DeepAlgorithm(Algorithm):
                 self.normalizer.update_obs(fresh)
             self._snapshots = None
         return self._envs
+
+    def use_gpu_options(self, *modules: torch.nn.Module) -> None:
+        """Apply ``precision`` and ``compile`` to the pixel torsos of *modules* when training on
+        a CUDA device. On the CPU (evaluating, watching, rollout workers) the torsos stay eager
+        float32: bfloat16 and compiling were both slower on the CPUs measured."""
+        if self.torch_device.type == "cuda":
+            for module in modules:
+                speed_up(module, self.hp.precision, self.hp.compile)
 
     def start_envs(self) -> None:
         """Start (or restore) the training environments now, so that ``self.obs`` is current."""

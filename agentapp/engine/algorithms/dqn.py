@@ -97,6 +97,7 @@ class DQN(DeepAlgorithm):
                           network=hp.network, orthogonal=hp.orthogonal_init).to(self.torch_device)
         self.q_target = copy.deepcopy(self.q)
         self.q_target.requires_grad_(False)
+        self.use_gpu_options(self.q, self.q_target)
         self.params = list(self.q.parameters())
         self.optimizer = adam(self.params, lr=hp.learning_rate)
         self.epsilon_at = schedules.Linear(

@@ -73,6 +73,7 @@ class Reinforce(DeepAlgorithm):
             activation=hp.activation, value=hp.baseline == "value", network=hp.network,
             log_std_init=hp.log_std_init,
         ).to(self.torch_device)
+        self.use_gpu_options(self.model)
         self.params = list(self.model.parameters())
         self.optimizer = adam(self.params, lr=hp.learning_rate)
 
