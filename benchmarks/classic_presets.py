@@ -2,13 +2,13 @@
 seeds, stopping at gymnasium's "solved" threshold, and report how many seeds got there.
 
     python benchmarks/classic_presets.py [--seeds 3] [--only mountaincar:dqn,acrobot:ppo]
-                                         [--set key=value ...]
+                                         [--set key=value ...] [--per-seed]
 
 For each pair and seed: ``agentapp train GAME --algo A --seed S --target-return R`` in-process,
 with the preset's budget and a greedy 10-episode evaluation every ``--eval-every`` steps (R: -100
 for Acrobot-v1, -110 for MountainCar-v0, 200 for LunarLander-v3). One row per pair: seeds solved,
 median steps and seconds to the threshold over the solved seeds, and the best evaluation of each
-unsolved seed.
+unsolved seed; ``--per-seed`` adds a line for each seed (steps, seconds, best evaluation).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--runs-dir", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change a setting of every pair (repeatable)")
+    parser.add_argument("--per-seed", action="store_true", help="a line for each seed as well")
     args = parser.parse_args()
     root = args.runs_dir or tempfile.mkdtemp(prefix="agentapp-bench-")
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -73,6 +74,10 @@ def main() -> None:
                            for seed, r in enumerate(results) if not r["solved"])
         print(f"{game:12} {algo:6} {len(solved):>4}/{len(results)} {steps} {secs}  {misses}",
               flush=True)
+        for seed, r in enumerate(results) if args.per_seed else ():
+            verdict = "reached" if r["solved"] else "did not reach"
+            print(f"    seed {seed}: {verdict} {SOLVED[game]:g} at {r['steps']:,} steps in "
+                  f"{r['secs']:.1f} s (best evaluation {r['best']:.1f})", flush=True)
 
 
 if __name__ == "__main__":

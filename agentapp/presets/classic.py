@@ -74,14 +74,16 @@ CLASSIC: dict[tuple[str, str], dict[str, Any]] = {
     # Linear Q-learning on tile coding (8 tilings of 8 tiles per dimension, engine/features.py).
     # MountainCar as in Sutton & Barto's Example 10.1 (Figure 10.2's best step size, 0.5 / 8), no
     # discount and no random actions: every reward is -1, so Q = 0 everywhere is optimistic and
-    # greedy acting explores by itself. CartPole: a little epsilon, a step size annealed to a
-    # twentieth. README "Measured" has what each reaches on three seeds.
+    # greedy acting explores by itself. CartPole: epsilon 0.2 falling to 0 over 80% of the
+    # budget, a step size annealed to a twentieth and a long horizon (gamma 0.999): over seeds
+    # 0-19 a mean final greedy return of 475 (worst 240), against 433 (worst 69) with epsilon 0.1
+    # and the game's gamma 0.99. README "Measured" has what each reaches.
     ("mountaincar", "linear-q"): {
         "steps": 200_000, "alpha": 0.5, "gamma": 1.0, "epsilon": 0.0, "epsilon_end": 0.0,
     },
     ("cartpole", "linear-q"): {
         "steps": 100_000, "alpha": 0.2, "alpha_end": 0.01, "alpha_schedule": "linear",
-        "epsilon": 0.1, "epsilon_end": 0.0, "exploration_fraction": 0.8,
+        "epsilon": 0.2, "epsilon_end": 0.0, "exploration_fraction": 0.8, "gamma": 0.999,
     },
     # Acrobot's six dimensions: 3 tiles each (8 x 4^6 = 32,768 features; the default 8 would make
     # 4.3M), optimistic zero values as for MountainCar.
