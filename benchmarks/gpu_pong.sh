@@ -9,16 +9,17 @@
 # runs, from the repository root:
 #
 #   1. (WHAT=speed) benchmarks/atari_throughput.py --device cuda (PPO, A2C, DQN; SB3 beside
-#      them when its wheel came along), THROUGHPUT_S seconds each; then our PPO alone with each
-#      GPU option, to see which pay: --set precision=bf16, --set compile=reduce-overhead, both;
+#      them when its wheel came along), THROUGHPUT_S seconds each; benchmarks/cnn_speed.py (the
+#      learner alone: eager, bf16, compiled); then our PPO alone with each GPU option, to see
+#      which pay: --set precision=bf16, --set compile=reduce-overhead, both;
 #   2. (WHAT=solve) benchmarks/pong_solve.py --device cuda: the goal is 20 within 5 minutes on
 #      one GPU with 16 CPU cores; the run stops at 20 or after SOLVE_MINUTES.
 #
 # WHAT=all (the default) does both, which can pass a 10-minute limit on one call: with such a
 # limit, run WHAT=speed and WHAT=solve as two calls. Everything is printed and written to $OUT
-# (or ./gpu-out): throughput.txt, options.txt and solve.txt. Settings: THROUGHPUT_S (default 20),
-# SOLVE_MINUTES (default 6), ENVS (default 16), EVAL_EVERY (default 250000), and SOLVE_SET, extra
-# `--set k=v` words for pong_solve (default: none, the preset).
+# (or ./gpu-out): throughput.txt, cnn.txt, options.txt and solve.txt. Settings: THROUGHPUT_S
+# (default 20), SOLVE_MINUTES (default 6), ENVS (default 16), EVAL_EVERY (default 250000), and
+# SOLVE_SET, extra `--set k=v` words for pong_solve (default: none, the preset).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 out=${OUT:-gpu-out}
@@ -41,6 +42,8 @@ what=${WHAT:-all}
 if [ "$what" != solve ]; then
   python3 benchmarks/atari_throughput.py --device cuda --seconds "${THROUGHPUT_S:-20}" \
     --warmup 5 2>&1 | tee "$out/throughput.txt"
+  # the learner alone: eager, bf16 and compiled (CUDA graphs) side by side
+  python3 benchmarks/cnn_speed.py --device cuda --seconds 10 2>&1 | tee "$out/cnn.txt"
   for options in "precision=bf16" "compile=reduce-overhead" \
                  "precision=bf16 compile=reduce-overhead"; do
     sets=()

@@ -54,17 +54,19 @@ def _scaled(obs: torch.Tensor, frame_dims: int = 3) -> torch.Tensor:
 
 
 class PixelTorso(nn.Module):
-    """Base of the CNN torsos: scales the frames, then runs :meth:`features` (under bfloat16
-    autocast when ``bf16`` is set, returning float32)."""
+    """Base of the CNN torsos (``convs`` then a ``linear`` layer): scales the frames, then runs
+    :meth:`features` (under bfloat16 autocast when ``bf16`` is set, returning float32)."""
 
     bf16 = False
+    convs: nn.Module
+    linear: nn.Module
 
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         """The scaled frames as the first layer wants them (their memory layout)."""
         return frames
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        return self.linear(self.convs(frames))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         frames = self.prepare(_scaled(obs))
@@ -108,9 +110,6 @@ class NatureCNN(PixelTorso):
     def prepare(self, frames: torch.Tensor) -> torch.Tensor:
         return frames.contiguous(memory_format=torch.channels_last)
 
-    def features(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.convs(frames))
-
 
 class _Residual(nn.Module):
     """x + conv(relu(conv(relu(x)))) at a fixed number of channels."""
@@ -142,9 +141,6 @@ class ImpalaCNN(PixelTorso):
             flat = self.convs(torch.zeros(1, *space.shape)).shape[1]
         self.linear = nn.Sequential(_init(nn.Linear(flat, features)), nn.ReLU())
         self.out_dim = features
-
-    def features(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.convs(frames))
 
 
 def pixel_torso(space: spaces.Box, network: str) -> nn.Module:

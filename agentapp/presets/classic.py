@@ -72,14 +72,17 @@ CLASSIC: dict[tuple[str, str], dict[str, Any]] = {
         "normalize_obs": True, "normalize_reward": True,
     },
     # Linear Q-learning on tile coding (8 tilings of 8 tiles per dimension, engine/features.py).
-    # MountainCar as in Sutton & Barto's Example 10.1 (Figure 10.2's best step size, 0.5 / 8), no
-    # discount and no random actions: every reward is -1, so Q = 0 everywhere is optimistic and
-    # greedy acting explores by itself. CartPole: epsilon 0.2 falling to 0 over 80% of the
+    # MountainCar after Sutton & Barto's Example 10.1 (no discount and no random actions: every
+    # reward is -1, so Q = 0 everywhere is optimistic and greedy acting explores by itself), with
+    # 16 tilings and the step size annealed from 0.5 to 0.05 over 400k steps: over seeds 0-9 a
+    # mean final greedy return of -108 (20 episodes each), against -124 with the example's own
+    # 8 tilings, constant 0.5 and 200k steps. CartPole: epsilon 0.2 falling to 0 over 80% of the
     # budget, a step size annealed to a twentieth and a long horizon (gamma 0.999): over seeds
     # 0-19 a mean final greedy return of 475 (worst 240), against 433 (worst 69) with epsilon 0.1
     # and the game's gamma 0.99. README "Measured" has what each reaches.
     ("mountaincar", "linear-q"): {
-        "steps": 200_000, "alpha": 0.5, "gamma": 1.0, "epsilon": 0.0, "epsilon_end": 0.0,
+        "steps": 400_000, "tilings": 16, "alpha": 0.5, "alpha_end": 0.05,
+        "alpha_schedule": "linear", "gamma": 1.0, "epsilon": 0.0, "epsilon_end": 0.0,
     },
     ("cartpole", "linear-q"): {
         "steps": 100_000, "alpha": 0.2, "alpha_end": 0.01, "alpha_schedule": "linear",
