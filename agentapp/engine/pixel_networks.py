@@ -18,8 +18,10 @@ Two GPU options act on these torsos only, since they hold nearly all of a pixel 
 - ``precision=bf16``: the torso runs under bfloat16 autocast and hands float32 features on, so
   the heads, the losses (PPO's probability ratio) and the optimizer stay float32.
 - ``compile``: ``torch.compile`` of the torso (``reduce-overhead`` adds CUDA graphs, which cut
-  the kernel launches that bound a small CNN on a large GPU). On the 2-core CPU here it was
-  slower (a batch-256 training step: 792 samples/s compiled, 1,111 eager), so it is GPU-only.
+  the kernel launches that bound a small CNN on a large GPU).
+
+Both are GPU-only: on the 2-core CPU here (``benchmarks/cnn_speed.py``) bfloat16 trained 10x
+slower and the compiled torso trained and acted no faster than the eager one.
 """
 
 from __future__ import annotations
