@@ -246,9 +246,10 @@ def _check_gpu_options(hp: Any, device: str) -> None:
     """Refuse the GPU-only settings for a run that trains on the CPU (they would do nothing)."""
     chosen = gpu_options_on(hp)
     if chosen and device == "cpu":
-        offs = " ".join(f"{name}={off}" for name, off in GPU_SETTINGS)
+        offs = " ".join(f"--set {name}={off}" for name, off in GPU_SETTINGS
+                        if any(item.startswith(f"{name}=") for item in chosen))
         raise UserError(f"--set {chosen[0]}: a GPU option, and this run trains on the CPU "
-                        f"(--set {offs}, or --device cuda)")
+                        f"({offs}, or --device cuda)")
 
 
 def prepare(config: RunConfig) -> Plan:
