@@ -21,7 +21,8 @@ Two GPU options act on these torsos only, since they hold nearly all of a pixel 
   the kernel launches that bound a small CNN on a large GPU).
 
 Both are GPU-only: on the 2-core CPU here (``benchmarks/cnn_speed.py``) bfloat16 trained 10x
-slower and the compiled torso trained and acted no faster than the eager one.
+slower and the compiled torso trained and acted no faster than the eager one beyond the
+run-to-run spread.
 """
 
 from __future__ import annotations
