@@ -2,11 +2,12 @@
 seeds, stopping at gymnasium's "solved" threshold, and report how many seeds got there.
 
     python benchmarks/classic_presets.py [--seeds 3] [--only mountaincar:dqn,acrobot:ppo]
-                                         [--set key=value ...] [--per-seed]
+                                         [--set key=value ...] [--steps N] [--per-seed]
 
 For each pair and seed: ``agentapp train GAME --algo A --seed S --target-return R`` in-process,
-with the preset's budget and a greedy 10-episode evaluation every ``--eval-every`` steps (R: -100
-for Acrobot-v1, -110 for MountainCar-v0, 200 for LunarLander-v3). One row per pair: seeds solved,
+with the preset's budget (or ``--steps``) and a greedy 10-episode evaluation every
+``--eval-every`` steps (R: -100 for Acrobot-v1, -110 for MountainCar-v0, 200 for
+LunarLander-v3). One row per pair: seeds solved,
 median steps and seconds to the threshold over the solved seeds, and the best evaluation of each
 unsolved seed; ``--per-seed`` adds a line for each seed (steps, seconds, best evaluation).
 """
@@ -31,11 +32,11 @@ PAIRS = ("acrobot:a2c", "acrobot:ppo", "acrobot:dqn", "mountaincar:dqn", "mounta
 
 
 def run_one(game: str, algo: str, seed: int, eval_every: int, root: str,
-            overrides: dict[str, str]) -> dict:
+            overrides: dict[str, str], steps: int | None = None) -> dict:
     """Train one seed to the threshold (or the preset's budget); return what happened."""
     start, best = time.perf_counter(), float("-inf")
     finished: RunFinished | None = None
-    for event in train(RunConfig(game=game, algo=algo, seed=seed, runs_dir=root,
+    for event in train(RunConfig(game=game, algo=algo, seed=seed, runs_dir=root, steps=steps,
                                  eval_every=eval_every, target_return=SOLVED[game],
                                  overrides=overrides)):
         if isinstance(event, Metrics) and "eval/mean_return" in event.values:
@@ -56,6 +57,8 @@ def main() -> None:
     parser.add_argument("--runs-dir", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change a setting of every pair (repeatable)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="every pair's budget instead of its preset's (schedules stretch)")
     parser.add_argument("--per-seed", action="store_true", help="a line for each seed as well")
     args = parser.parse_args()
     root = args.runs_dir or tempfile.mkdtemp(prefix="agentapp-bench-")
@@ -65,7 +68,7 @@ def main() -> None:
     print(f"{'game':12} {'method':6} {'solved':>6} {'steps':>9} {'secs':>7}  unsolved seeds (best)")
     for pair in args.only.split(","):
         game, algo = pair.strip().split(":")
-        results = [run_one(game, algo, seed, args.eval_every, root, overrides)
+        results = [run_one(game, algo, seed, args.eval_every, root, overrides, args.steps)
                    for seed in range(args.seeds)]
         solved = [r for r in results if r["solved"]]
         steps = f"{statistics.median(r['steps'] for r in solved):9,.0f}" if solved else " " * 9
