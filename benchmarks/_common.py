@@ -1,4 +1,4 @@
-"""Helpers shared by the Atari benchmarks (``atari_throughput.py``, ``pong_solve.py``).
+"""Helpers shared by the benchmarks (the Atari ones, ``cnn_speed.py``, ``classic_presets.py``).
 
 Timings are only worth as much as the machine was quiet while they ran, so both scripts describe
 the machine in one line, warn when it was already busy before they started (the 1-minute load
@@ -112,3 +112,11 @@ def busy_cpu_s() -> float | None:
 def contended(other_cpu_s: float | None, seconds: float) -> bool:
     """Did other processes take more than CONTENDED of a core, on average, over *seconds*?"""
     return other_cpu_s is not None and other_cpu_s > CONTENDED * max(seconds, 1e-9)
+
+
+def settings_from(items: list[str], error) -> dict[str, str]:
+    """``--set key=value`` items as a dict; *error* (a parser's ``error``) for one without ``=``."""
+    bad = [item for item in items if "=" not in item]
+    if bad:
+        error(f"--set {bad[0]}: expected key=value")
+    return dict(item.split("=", 1) for item in items)

@@ -58,7 +58,15 @@ import traceback
 from typing import Any
 
 import numpy as np
-from _common import busy_cpu_s, contended, load_average, load_warning, machine, machine_line
+from _common import (
+    busy_cpu_s,
+    contended,
+    load_average,
+    load_warning,
+    machine,
+    machine_line,
+    settings_from,
+)
 
 METHODS = ("ppo", "a2c", "dqn")
 GAME = "pong"
@@ -356,10 +364,7 @@ def parse_args() -> argparse.Namespace:
         parser.error("--threads: must be at least 1")
     if args.envs is not None and args.envs < 1:
         parser.error("--envs: must be at least 1")
-    bad = [item for item in args.set if "=" not in item]
-    if bad:
-        parser.error(f"--set {bad[0]}: expected key=value")
-    args.settings = dict(item.split("=", 1) for item in args.set)
+    args.settings = settings_from(args.set, parser.error)
     args.methods = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown or not args.methods:

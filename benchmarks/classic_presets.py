@@ -21,6 +21,7 @@ import tempfile
 import time
 
 import torch
+from _common import settings_from
 
 from agentapp.engine import train
 from agentapp.engine.events import Metrics, RunFinished
@@ -62,7 +63,7 @@ def main() -> None:
     parser.add_argument("--per-seed", action="store_true", help="a line for each seed as well")
     args = parser.parse_args()
     root = args.runs_dir or tempfile.mkdtemp(prefix="agentapp-bench-")
-    overrides = dict(item.split("=", 1) for item in args.set)
+    overrides = settings_from(args.set, parser.error)
     print(f"machine: {platform.processor() or platform.machine()}, python "
           f"{platform.python_version()}, torch {torch.__version__}; runs in {root}")
     print(f"{'game':12} {'method':6} {'solved':>6} {'steps':>9} {'secs':>7}  unsolved seeds (best)")

@@ -173,8 +173,8 @@ class A3C(ActorCriticMethod):
         if hp.async_envs:
             raise UserError("--set async_envs=true: a3c's workers are processes already, one "
                             "game each (use --set workers=N)")
-        if gpu_options_on(hp):
-            raise UserError(f"--set {gpu_options_on(hp)[0]}: a GPU option, and a3c's workers "
+        if chosen := gpu_options_on(hp):
+            raise UserError(f"--set {chosen[0]}: a GPU option, and a3c's workers "
                             "train on the CPU")
         super().check_settings(hp, game, game_params, n_envs)
 

@@ -161,8 +161,8 @@ class DeepAlgorithm(Algorithm):
                             f"{game.observation or space})") from None
         finally:
             probe.close()
-        if gpu_options_on(hp) and not is_pixels(space):
-            raise UserError(f"--set {gpu_options_on(hp)[0]}: a GPU option for the pixel "
+        if (chosen := gpu_options_on(hp)) and not is_pixels(space):
+            raise UserError(f"--set {chosen[0]}: a GPU option for the pixel "
                             f"networks, and {game.id} gives {game.observation or space}")
         if hasattr(hp, "hidden"):
             parse_hidden(hp.hidden)
