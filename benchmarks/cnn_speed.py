@@ -2,12 +2,12 @@
 
     python benchmarks/cnn_speed.py [--device auto|cpu|cuda] [--seconds 10] [--batch 256]
                                    [--act-batch 8] [--threads N] [--variants eager,bf16,compile]
-                                   [--json]
+                                   [--network nature|small|impala] [--json]
 
 The learner bounds a pixel agent's speed on a small machine (``atari_throughput.py`` splits the
 time), so this measures the learner alone: the actor-critic that PPO and A2C build for Pong
-(``ActorCritic`` on 4 stacked 84x84 frames: the Nature CNN, a policy and a value head), on random
-uint8 frames already on the device.
+(``ActorCritic`` on 4 stacked 84x84 frames: the Nature CNN, or the torso ``--network`` names, a
+policy and a value head), on random uint8 frames already on the device.
 
 * train: one PPO-shaped step on a minibatch of ``--batch`` frames (forward, a policy-gradient,
   value and entropy loss, backward, gradient clipping, fused Adam), in samples per second;
@@ -39,7 +39,7 @@ from gymnasium import spaces
 from agentapp.engine.algorithms.deep import adam
 from agentapp.engine.device import configure_threads, resolve_device
 from agentapp.engine.networks import ActorCritic
-from agentapp.engine.pixel_networks import speed_up
+from agentapp.engine.pixel_networks import PIXEL_NETWORKS, speed_up
 
 FRAMES = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 ACTIONS = spaces.Discrete(6)  # Pong's action set
@@ -64,10 +64,10 @@ def _timed(step, device: torch.device, seconds: float) -> tuple[int, float]:
 
 
 def measure(variant: str, device: torch.device, seconds: float, batch: int,
-            act_batch: int) -> dict[str, Any]:
+            act_batch: int, network: str = "nature") -> dict[str, Any]:
     """Train and act with one variant of the network; samples and observations per second."""
     torch.manual_seed(0)
-    model = ActorCritic(FRAMES, ACTIONS).to(device)
+    model = ActorCritic(FRAMES, ACTIONS, network=network).to(device)
     mode = "reduce-overhead" if device.type == "cuda" else "default"
     speed_up(model, precision="bf16" if variant == "bf16" else "fp32",
              compile_mode=mode if variant == "compile" else "off")
@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: agentapp's for pixel games)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--network", default="nature", choices=PIXEL_NETWORKS,
+                        help="the torso (default nature, the Atari presets')")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -123,14 +125,16 @@ def main() -> None:
     threads = configure_threads(args.threads, pixels=True)
     info, load = machine(), load_average()
     out = sys.stderr if args.json else sys.stdout
-    print(f"{machine_line(info)}; device {device}, {threads} torch threads", file=out)
+    print(f"{machine_line(info)}; device {device}, {threads} torch threads, {args.network} "
+          "torso", file=out)
     warning = load_warning(load)
     if warning:
         print(warning, file=out)
     results = []
     for variant in variants:
         try:
-            result = measure(variant, device, args.seconds, args.batch, args.act_batch)
+            result = measure(variant, device, args.seconds, args.batch, args.act_batch,
+                             args.network)
         except Exception as error:  # report and go on: the other variants still count
             result = {"variant": variant, "error": f"{type(error).__name__}: {error}"[:300]}
         results.append(result)
@@ -142,7 +146,8 @@ def main() -> None:
                   f"{args.act_batch})   warm-up {result['warmup_s']:g} s", file=out, flush=True)
     if args.json:
         print(json.dumps({"machine": info, "load_average_1min": load, "device": str(device),
-                          "threads": threads, "batch": args.batch, "act_batch": args.act_batch,
+                          "threads": threads, "network": args.network, "batch": args.batch,
+                          "act_batch": args.act_batch,
                           "results": results, "warnings": [warning] if warning else []},
                          indent=2))
 

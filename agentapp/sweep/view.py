@@ -118,7 +118,7 @@ class Progress:
 
 
 def _how(spec: dict[str, Any]) -> str:
-    """`` · drawn by optuna · ASHA from 2,048 steps``: what Ray Tune adds, if anything."""
+    """`` · drawn by optuna search · ASHA from 2,048 steps``: what Ray Tune adds, if anything."""
     how = f" · drawn by {spec['search']} search" if spec.get("search") else ""
     if spec.get("asha"):
         how += f" · ASHA from {spec['asha']['grace']:,} steps"

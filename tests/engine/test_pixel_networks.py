@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from agentapp.engine.networks import ActorCritic, ObsEncoder, QNetwork, make_encoder
 from agentapp.engine.optimizers import RMSpropTF
-from agentapp.engine.pixel_networks import ImpalaCNN, NatureCNN, is_pixels, speed_up
+from agentapp.engine.pixel_networks import ImpalaCNN, NatureCNN, SmallCNN, is_pixels, speed_up
 
 FRAMES = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 VECTOR = spaces.Box(-1.0, 1.0, (4,), np.float32)
@@ -24,7 +24,7 @@ def test_pixels_are_told_from_vectors():
     assert not is_pixels(spaces.Discrete(5))
 
 
-@pytest.mark.parametrize(("cls", "width"), [(NatureCNN, 512), (ImpalaCNN, 256)])
+@pytest.mark.parametrize(("cls", "width"), [(NatureCNN, 512), (SmallCNN, 256), (ImpalaCNN, 256)])
 def test_cnn_torsos_take_bytes_and_scale_them_on_the_device(cls, width):
     torch.manual_seed(0)
     net = cls(FRAMES)
@@ -44,11 +44,35 @@ def test_nature_cnn_has_the_papers_shape():
     assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [
         (32, 8, 4), (64, 4, 2), (64, 3, 1)]
     assert net.linear[0].in_features == 64 * 7 * 7
+    # the weights keep the names that saved agents were written with
+    assert list(net.state_dict()) == ["convs.0.weight", "convs.0.bias", "convs.2.weight",
+                                      "convs.2.bias", "convs.4.weight", "convs.4.bias",
+                                      "linear.0.weight", "linear.0.bias"]
+
+
+def test_small_cnn_has_the_2013_papers_shape_and_a_third_of_the_arithmetic():
+    net = SmallCNN(FRAMES)
+    convs = [m for m in net.convs if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [
+        (16, 8, 4), (32, 4, 2)]
+    assert net.linear[0].in_features == 32 * 9 * 9 and net.out_dim == 256
+
+    def multiply_adds(torso):
+        total, shape = 0, torch.Size([1, 4, 84, 84])
+        for layer in torso.convs:
+            if isinstance(layer, torch.nn.Conv2d):
+                out = layer(torch.zeros(shape))
+                total += out[0].numel() * layer.weight[0].numel()
+                shape = out.shape
+        return total + torso.linear[0].weight.numel()
+
+    assert multiply_adds(net) < multiply_adds(NatureCNN(FRAMES)) / 3
 
 
 def test_auto_picks_a_cnn_for_pixels_and_an_mlp_encoder_for_vectors():
     assert isinstance(make_encoder(FRAMES), NatureCNN)
     assert isinstance(make_encoder(FRAMES, "impala"), ImpalaCNN)
+    assert isinstance(make_encoder(FRAMES, "small"), SmallCNN)
     assert isinstance(make_encoder(VECTOR), ObsEncoder)
     assert isinstance(make_encoder(FRAMES, "mlp"), ObsEncoder)
     with pytest.raises(ValueError, match="image observations"):

@@ -90,15 +90,23 @@ def test_asha_stops_the_bad_trial_early_with_a_whole_checkpoint(cli, runs_dir, l
     assert json.loads(again.stdout)["counts"] == {"done": 1, "stopped early": 1}
 
 
+def _library(name: str) -> object:
+    """*name* as a test parameter, skipped where its search library is not installed."""
+    module = {"optuna": "optuna", "hyperopt": "hyperopt"}.get(name)
+    missing = module is not None and importlib.util.find_spec(module) is None
+    return pytest.param(name, marks=pytest.mark.skipif(missing, reason=f"{module} not installed"))
+
+
 @pytest.mark.slow  # about 25 s: three Tune trials
-def test_a_random_search_draws_its_samples_each_with_its_own_seed(cli, runs_dir, local_ray):
+@pytest.mark.parametrize("search", [_library("random"), _library("optuna"), _library("hyperopt")])
+def test_a_search_draws_its_samples_each_with_its_own_seed(cli, runs_dir, local_ray, search):
     result = cli(*SWEEP, "--steps", "512", "--grid", "learning_rate=1e-3,3e-3", "--grid",
-                 "gamma=0.9,0.99", "--seed", "40", "--search", "random", "--samples", "3",
+                 "gamma=0.9,0.99", "--seed", "40", "--search", search, "--samples", "3",
                  "--cpus-per-run", "0.5", "--name", "r", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     trials = report["trials"]
-    assert report["spec"]["search"] == "random" and report["spec"]["samples"] == 3
+    assert report["spec"]["search"] == search and report["spec"]["samples"] == 3
     assert [t["id"] for t in trials] == [1, 2, 3]
     assert sorted(t["seed"] for t in trials) == [40, 41, 42]
     for trial in trials:
@@ -109,4 +117,4 @@ def test_a_random_search_draws_its_samples_each_with_its_own_seed(cli, runs_dir,
         assert config["seed"] == trial["seed"] and config["sweep"] == "r"
         assert config["hyperparameters"]["gamma"] == float(trial["params"]["gamma"])
     assert sum(r["finished"] for r in report["ranking"]) == 3
-    assert "3 trials of ppo · drawn by random search" in result.stderr
+    assert f"3 trials of ppo · drawn by {search} search" in result.stderr

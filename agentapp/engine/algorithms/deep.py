@@ -129,7 +129,9 @@ class DeepSettings:
     normalize_reward: bool = setting(False, "Divide rewards by the running standard deviation "
                                      "of the discounted return.")
     network: str = setting("auto", "Torso: mlp (vector observations), nature (the Nature-DQN "
-                           "CNN) or impala (IMPALA's ResNet); auto: nature for pixels, else mlp.",
+                           "CNN), small (the 2013 DQN paper's CNN, A3C's: a third of the "
+                           "arithmetic) or impala (IMPALA's ResNet); auto: nature for pixels, "
+                           "else mlp.",
                            choices=NETWORKS)
     precision: str = setting("fp32", "GPU option: bf16 runs the pixel network's torso under "
                              "bfloat16 autocast (heads, losses and optimizer stay float32).",
