@@ -10,10 +10,10 @@ policy and value heads of ``networks.py`` read.
   32 8x8/4, 64 4x4/2, 64 3x3/1 convolutions and a 512-unit layer; the standard for DQN, A2C and PPO
   on Atari, and cheap enough for a small CPU.
 - ``small``: Mnih et al. (2013), "Playing Atari with deep reinforcement learning": 16 8x8/4 and
-  32 4x4/2 convolutions and a 256-unit layer, the network the A3C paper (Mnih et al. 2016) trained
-  its Atari agents with and the PPO paper (Schulman et al. 2017) took from it. A third of the
-  Nature CNN's arithmetic per frame, so on a small CPU, where the learner bounds the speed, a
-  step costs about half as much.
+  32 4x4/2 convolutions and a 256-unit layer, the network the A3C paper (Mnih et al. 2016)
+  trained its Atari agents with (OpenAI Baselines' ``cnn_small``). A third of the Nature CNN's
+  arithmetic per frame: on a small CPU, where the learner bounds the speed, it trains 2-2.5x as
+  many samples per second (``benchmarks/cnn_speed.py --network small``).
 - ``impala``: Espeholt et al. (2018), IMPALA's residual network (three stages of 16, 32, 32
   channels, each a convolution, a 3x3/2 max-pool and two residual blocks) with a 256-unit layer:
   slower per sample, often better per sample on harder games.
@@ -129,7 +129,7 @@ class NatureCNN(_ConvStack):
 
 
 class SmallCNN(_ConvStack):
-    """Stacked frames -> 256 features (Mnih et al. 2013; the A3C and PPO papers' network)."""
+    """Stacked frames -> 256 features (Mnih et al. 2013; the A3C paper's network)."""
 
     def __init__(self, space: spaces.Box, features: int = 256) -> None:
         super().__init__(space, ((16, 8, 4), (32, 4, 2)), features)
