@@ -78,7 +78,9 @@ def main() -> None:
                            for seed, r in enumerate(results) if not r["solved"])
         print(f"{game:12} {algo:6} {len(solved):>4}/{len(results)} {steps} {secs}  {misses}",
               flush=True)
-        for seed, r in enumerate(results) if args.per_seed else ():
+        if not args.per_seed:
+            continue
+        for seed, r in enumerate(results):
             verdict = "reached" if r["solved"] else "did not reach"
             print(f"    seed {seed}: {verdict} {SOLVED[game]:g} at {r['steps']:,} steps in "
                   f"{r['secs']:.1f} s (best evaluation {r['best']:.1f})", flush=True)

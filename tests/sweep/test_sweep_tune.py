@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from agentapp.sweep.tune_options import SEARCHERS
 from tests.conftest import refused
 
 ray = pytest.importorskip("ray")
@@ -92,7 +93,7 @@ def test_asha_stops_the_bad_trial_early_with_a_whole_checkpoint(cli, runs_dir, l
 
 def _library(name: str) -> object:
     """*name* as a test parameter, skipped where its search library is not installed."""
-    module = {"optuna": "optuna", "hyperopt": "hyperopt"}.get(name)
+    module, _pip = SEARCHERS[name] or (None, None)
     missing = module is not None and importlib.util.find_spec(module) is None
     return pytest.param(name, marks=pytest.mark.skipif(missing, reason=f"{module} not installed"))
 
